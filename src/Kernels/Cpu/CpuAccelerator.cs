@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace PixelCost.Kernels.Cpu;
+
+/// <summary>
+/// The CPU: native 64-byte aligned tensors (a cache line and one Vector512), a fixed number of worker threads, and the
+/// widest SIMD the machine runs natively.
+/// </summary>
+public sealed unsafe class CpuAccelerator : IAccelerator
+{
+    private readonly ParallelOptions _parallel;
+
+    /// <param name="threads">Worker threads; 0 means one per logical processor.</param>
+    public CpuAccelerator(int threads = 0)
+    {
+        if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be ≥ 1 (or 0 for all cores)");
+        Threads = threads == 0 ? Environment.ProcessorCount : threads;
+        _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+    }
+
+    public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {SimdWidthBits}-bit SIMD)";
+    public AcceleratorKind Kind => AcceleratorKind.Cpu;
+    public Ledger Ledger { get; } = new();
+    public int Threads { get; }
+
+    /// <summary>Widest vector the JIT turns into native instructions here.</summary>
+    public static int SimdWidthBits =>
+        Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 32;
+
+    public static bool HasFma => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+
+    public Tensor Allocate(DType dtype, params int[] shape)
+    {
+        long n = Tensor.ElementCount(shape);
+        long bytes = checked(n * dtype.SizeOf());
+        nint p = 0;
+        if (bytes > 0)
+        {
+            try { p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64); }
+            catch (OutOfMemoryException) { p = 0; }
+            if (p == 0) throw new OutOfMemoryException($"cannot allocate tensor {Tensor.FormatShape(shape)} of {dtype} ({bytes:N0} bytes)");
+            NativeMemory.Clear((void*)p, (nuint)bytes);
+        }
+        return new Tensor(this, dtype, (int[])shape.Clone(), p, owns: true);
+    }
+
+    public void Upload(Tensor dst, ReadOnlySpan<float> src)
+    {
+        if (src.Length != dst.Length) throw new ArgumentException($"upload of {src.Length} floats into tensor {dst.ShapeString}");
+        src.CopyTo(dst.AsSpan());
+    }
+
+    public float[] Download(Tensor src) => src.AsSpan().ToArray();
+
+    public void Free(nint handle) => NativeMemory.AlignedFree((void*)handle);
+
+    public void Synchronize() { }
+
+    public void Launch(string op, string variant, string shape, Cost cost, Action body)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        body();
+        var elapsed = Stopwatch.GetElapsedTime(t0);
+        Ledger.Add(new LedgerEntry(Name, op, variant, shape, cost, elapsed));
+    }
+
+    /// <summary>
+    /// Splits [0, count) into at most <see cref="Threads"/> contiguous ranges (each ≥ <paramref name="grain"/> items)
+    /// and runs them in parallel. Contiguous ranges keep each thread on its own cache lines.
+    /// </summary>
+    public void ParallelFor(long count, long grain, Action<long, long> body)
+    {
+        if (count <= 0) return;
+        long chunks = Math.Min(Threads, Math.Max(1, count / Math.Max(1, grain)));
+        if (chunks <= 1) { body(0, count); return; }
+        Parallel.For(0, (int)chunks, _parallel, c =>
+        {
+            long begin = count * c / chunks, end = count * (c + 1) / chunks;
+            body(begin, end);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/>(i) for each of <paramref name="tasks"/> independent work items.</summary>
+    public void ParallelTasks(int tasks, Action<int> body)
+    {
+        if (tasks <= 0) return;
+        if (tasks == 1 || Threads == 1) { for (int i = 0; i < tasks; i++) body(i); return; }
+        Parallel.For(0, tasks, _parallel, body);
+    }
+
+    public void Dispose() { }
+}

@@ -57,11 +57,12 @@ public sealed unsafe class Tensor : IDisposable
     /// <summary>Elements of a shape; throws if a dimension is negative or the count overflows.</summary>
     public static long ElementCount(ReadOnlySpan<int> shape)
     {
+        // The bound leaves room for the byte count of the widest dtype (8 B) without overflow.
         long n = 1;
         foreach (int d in shape)
         {
             if (d < 0) throw new ArgumentException($"tensor shape {FormatShape(shape)} has a negative dimension");
-            n = checked(n * d);
+            n = d == 0 ? 0 : n > long.MaxValue / 16 / d ? throw new ArgumentException($"tensor shape {FormatShape(shape)} has too many elements") : n * d;
         }
         return n;
     }

@@ -34,7 +34,7 @@ public sealed unsafe class CpuAccelerator : IAccelerator
     public Tensor Allocate(DType dtype, params int[] shape)
     {
         long n = Tensor.ElementCount(shape);
-        long bytes = checked(n * dtype.SizeOf());
+        long bytes = n * dtype.SizeOf();
         nint p = 0;
         if (bytes > 0)
         {

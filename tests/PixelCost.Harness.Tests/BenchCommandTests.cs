@@ -108,7 +108,7 @@ public class BenchCommandTests
     [Fact]
     public void JsonRunOfATinyFilterParses()
     {
-        var r = Run("bench", "kernels", "--json", "--filter", "silu", "--min-time", "0.01", "--threads", "1");
+        var r = Run("bench", "kernels", "--json", "--filter", "silu *", "--min-time", "0.01", "--threads", "1");
         Assert.True(r.Code == 0, $"exit {r.Code}; stderr: {r.Err}");
         using var doc = JsonDocument.Parse(r.Out);   // stdout must be JSON only
         var root = doc.RootElement;

@@ -45,7 +45,7 @@ public static class BenchCommand
     {
         var filter = new Option<string?>("--filter")
         {
-            Description = "Only rows whose \"op variant case\" (e.g. \"attention v2 self 8h×4096×40\") contains this text, case-insensitively; * and ? make it a glob over the whole name.",
+            Description = "Only rows whose \"op variant case\" (e.g. \"attention v2 self 8h×4096×40\") contains this text, case-insensitively; * and ? make it a glob over the whole name. OpenBLAS rows are named \"gemm openblas <case>\".",
         };
         var threads = new Option<int>("--threads")
         {
@@ -288,7 +288,8 @@ internal static class KernelBench
             for (int i = 0; i < variants.Length; i++)
             {
                 bool ours = Matches(c.Key(variants[i]), o.Filter);
-                bool baseline = wantBaseline && c.OpenBlasBaseline && i == 0 && Matches(c.BaselineKey, o.Filter);
+                // A baseline row comes with its own row (for the ratio) or when its own name matches.
+                bool baseline = wantBaseline && c.OpenBlasBaseline && i == 0 && (ours || Matches(c.BaselineKey, o.Filter));
                 if (ours || baseline) plan.Add(new Planned(c, variants[i], ours, baseline));
             }
         }
@@ -370,7 +371,7 @@ internal static class KernelBench
             Environment.ProcessorCount, o.Threads, CpuAccelerator.SimdWidthBits, IsOptimizedBuild(), peak / 1e9, triad / 1e9,
             o.MinTime, o.Variant, o.Filter, rows);
         if (o.Json) WriteJson(report, stdout);
-        else WriteTable(report, stdout);
+        else if (rows.Count > 0) WriteTable(report, stdout);
         if (rows.Count == 0)
         {
             stderr.WriteLine($"pixelcost: error: all {skipped} selected benchmark(s) were skipped");

@@ -15,7 +15,7 @@ namespace PixelCost.Kernels.Ops;
 ///  - V is packed [Lkp][Dp] (Dp = D rounded up to 8, zero padded), so O += P·V is the same micro-kernel shape
 ///    (6 rows × 16 channels, plus a 6×8 one for a Dp ending in 8) reading P rows by broadcast. Any D works: the QKᵀ
 ///    reduction runs exactly D steps; V's and O's padding columns are zero and never stored.
-///  - A query tile of up to TileQ rows is packed (and pre-scaled) into 6-row panels [D][6]; its padding rows are zero.
+///  - A query tile of up to TileQ rows is packed (and pre-scaled) as rows [TileQ][D]; its padding rows are zero.
 /// Threads: one worker per thread pulls (batch, head, query tile) tasks from a shared counter (causal tiles differ in
 /// work), with its own scratch.
 /// </summary>
@@ -97,19 +97,18 @@ internal static unsafe class AttentionCpu
         finally { NativeMemory.AlignedFree(kt); }
     }
 
-    // q rows [mq] with channel stride c → panels of 6 rows, [mqp/6][d][6], times qscale; rows ≥ mq are zero.
+    // q rows [mq] with channel stride c → rows [mqp][d] times qscale (a SIMD scale-copy); rows ≥ mq are zero.
     private static void PackQ(float* src, int c, int mq, int mqp, int d, float qscale, float* qs)
     {
-        for (int p = 0; p < mqp; p += MR)
+        var vs = Vector256.Create(qscale);
+        for (int i = 0; i < mq; i++)
         {
-            float* panel = qs + (long)p * d;
-            for (int r = 0; r < MR; r++)
-            {
-                int i = p + r;
-                if (i < mq) { float* row = src + (long)i * c; for (int e = 0; e < d; e++) panel[e * MR + r] = row[e] * qscale; }
-                else for (int e = 0; e < d; e++) panel[e * MR + r] = 0f;
-            }
+            float* row = src + (long)i * c, dst = qs + (long)i * d;
+            int e = 0;
+            for (; e + 8 <= d; e += 8) Avx.Store(dst + e, Avx.Multiply(Avx.LoadVector256(row + e), vs));
+            for (; e < d; e++) dst[e] = row[e] * qscale;
         }
+        new Span<float>(qs + (long)mq * d, (mqp - mq) * d).Clear();
     }
 
     // S[mqp][nkp] = Qpanels · Kt[:, j0 .. j0+nkp)
@@ -117,7 +116,7 @@ internal static unsafe class AttentionCpu
     {
         for (int p = 0; p < mqp; p += MR)
             for (int c0 = 0; c0 < nkp; c0 += NR)
-                Qk6x16(qs + (long)p * d, ktH + j0 + c0, lkp, d, s + (long)p * nkp + c0, nkp);
+                Qk6x16(qs + (long)p * d, d, ktH + j0 + c0, lkp, d, s + (long)p * nkp + c0, nkp);
     }
 
     // acc[mqp][dp] += P[mqp][nkp] · Vp[j0 .. j0+nkp)
@@ -175,7 +174,10 @@ internal static unsafe class AttentionCpu
         {
             float inv = 1f / lrow[r];
             float* a = acc + (long)r * dp, od = dst + (long)r * c;
-            for (int e = 0; e < d; e++) od[e] = a[e] * inv;
+            var vi = Vector256.Create(inv);
+            int e = 0;
+            for (; e + 8 <= d; e += 8) Avx.Store(od + e, Avx.Multiply(Avx.LoadVector256(a + e), vi));
+            for (; e < d; e++) od[e] = a[e] * inv;
         }
     }
 
@@ -213,38 +215,41 @@ internal static unsafe class AttentionCpu
             j += 8;
         }
         for (; j < nkp; j += 8) Avx.Store(row + j, Vector256<float>.Zero);
-        float alpha = float.Exp2(m - mNew);  // 0 on the first tile (m = -inf), 1 when the max did not grow
+        // 0 on the row's first tile (m = -inf; the accumulator is still zero), 1 when the max did not grow.
+        float alpha = float.Exp2(m - mNew);
         l = l * alpha + SoftmaxCpu.HSum(sum);
+        bool first = float.IsNegativeInfinity(m);
         m = mNew;
-        if (alpha != 1f)
+        if (alpha != 1f && !first)
         {
             var va = Vector256.Create(alpha);
             for (int e = 0; e < dp; e += 8) Avx.Store(accRow + e, Avx.Multiply(Avx.LoadVector256(accRow + e), va));
         }
     }
 
-    // c[6][16] (row stride ldc) = a panel [k][6] · b[k][16] (row stride ldb).
+    // c[6][16] (row stride ldc) = a[6][k] (row stride lda) · b[k][16] (row stride ldb).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Qk6x16(float* a, float* b, int ldb, int k, float* c, int ldc)
+    private static void Qk6x16(float* a, int lda, float* b, int ldb, int k, float* c, int ldc)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
         for (int kk = 0; kk < k; kk++)
         {
             var b0 = Avx.LoadVector256(b); var b1 = Avx.LoadVector256(b + 8);
-            var a0 = Avx.BroadcastScalarToVector256(a);
+            var a0 = Avx.BroadcastScalarToVector256(a + kk);
             c00 = Fma.MultiplyAdd(a0, b0, c00); c01 = Fma.MultiplyAdd(a0, b1, c01);
-            a0 = Avx.BroadcastScalarToVector256(a + 1);
+            a0 = Avx.BroadcastScalarToVector256(a1 + kk);
             c10 = Fma.MultiplyAdd(a0, b0, c10); c11 = Fma.MultiplyAdd(a0, b1, c11);
-            a0 = Avx.BroadcastScalarToVector256(a + 2);
+            a0 = Avx.BroadcastScalarToVector256(a2 + kk);
             c20 = Fma.MultiplyAdd(a0, b0, c20); c21 = Fma.MultiplyAdd(a0, b1, c21);
-            a0 = Avx.BroadcastScalarToVector256(a + 3);
+            a0 = Avx.BroadcastScalarToVector256(a3 + kk);
             c30 = Fma.MultiplyAdd(a0, b0, c30); c31 = Fma.MultiplyAdd(a0, b1, c31);
-            a0 = Avx.BroadcastScalarToVector256(a + 4);
+            a0 = Avx.BroadcastScalarToVector256(a4 + kk);
             c40 = Fma.MultiplyAdd(a0, b0, c40); c41 = Fma.MultiplyAdd(a0, b1, c41);
-            a0 = Avx.BroadcastScalarToVector256(a + 5);
+            a0 = Avx.BroadcastScalarToVector256(a5 + kk);
             c50 = Fma.MultiplyAdd(a0, b0, c50); c51 = Fma.MultiplyAdd(a0, b1, c51);
-            a += MR; b += ldb;
+            b += ldb;
         }
         Avx.Store(c, c00); Avx.Store(c + 8, c01); c += ldc;
         Avx.Store(c, c10); Avx.Store(c + 8, c11); c += ldc;

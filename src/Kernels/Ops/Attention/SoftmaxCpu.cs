@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
@@ -22,13 +23,28 @@ internal static unsafe class SoftmaxCpu
             {
                 var xs = new Span<float>(px + r0 * d, (int)((r1 - r0) * d));
                 var ys = new Span<float>(py + r0 * d, (int)((r1 - r0) * d));
-                SoftmaxReference.Run(System.Runtime.InteropServices.MemoryMarshal.Cast<float, F32>(xs),
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<float, F32>(ys), (int)(r1 - r0), d);
+                SoftmaxReference.Run(MemoryMarshal.Cast<float, F32>(xs),
+                    MemoryMarshal.Cast<float, F32>(ys), (int)(r1 - r0), d);
             });
             return;
         }
         // ~16 K elements per chunk at least, so tiny tensors do not pay for a thread hand-off.
-        cpu.ParallelFor(rows, Math.Max(1, 16384 / d), (r0, r1) =>
+        long grain = Math.Max(1, 16384 / d);
+        // Out of place and larger than the caches: y's lines would be read for ownership before being overwritten
+        // (a third DRAM stream). Instead the exps go to an L1 scratch row and y is written with non-temporal stores.
+        // Needs 32-byte aligned rows (tensors are 64-byte aligned, so d % 8 == 0).
+        if (px != py && d % 8 == 0 && d <= 1 << 16 && x.Bytes >= 16L << 20)
+        {
+            cpu.ParallelFor(rows, grain, (r0, r1) =>
+            {
+                float* scratch = (float*)NativeMemory.AlignedAlloc((nuint)d * 4, 64);
+                try { for (long r = r0; r < r1; r++) RowStream(px + r * d, py + r * d, d, scratch); }
+                finally { NativeMemory.AlignedFree(scratch); }
+                Sse.StoreFence();  // make the weakly ordered streaming stores visible before the launch returns
+            });
+            return;
+        }
+        cpu.ParallelFor(rows, grain, (r0, r1) =>
         {
             for (long r = r0; r < r1; r++) Row(px + r * d, py + r * d, d);
         });
@@ -54,21 +70,47 @@ internal static unsafe class SoftmaxCpu
         for (; j < n; j++) m = MathF.Max(m, x[j]);
 
         var vm = Vector256.Create(m);
-        var s0 = Vector256<float>.Zero; var s1 = Vector256<float>.Zero;
-        for (j = 0; j + 16 <= n; j += 16)
+        // One vector per iteration: the exp's ten constants plus data fit the 16 ymm registers without spills;
+        // out-of-order execution overlaps the independent iterations anyway.
+        var s0 = Vector256<float>.Zero;
+        for (j = 0; j + 8 <= n; j += 8)
         {
             var e0 = VecExp.Exp(Avx.Subtract(Avx.LoadVector256(x + j), vm));
-            var e1 = VecExp.Exp(Avx.Subtract(Avx.LoadVector256(x + j + 8), vm));
-            Avx.Store(y + j, e0); Avx.Store(y + j + 8, e1);
-            s0 = Avx.Add(s0, e0); s1 = Avx.Add(s1, e1);
+            Avx.Store(y + j, e0);
+            s0 = Avx.Add(s0, e0);
         }
-        float sum = HSum(Avx.Add(s0, s1));
+        float sum = HSum(s0);
         for (; j < n; j++) { float e = VecExp.Exp(x[j] - m); y[j] = e; sum += e; }
 
         var inv = Vector256.Create(1f / sum);
         for (j = 0; j + 8 <= n; j += 8) Avx.Store(y + j, Avx.Multiply(Avx.LoadVector256(y + j), inv));
         float invs = 1f / sum;
         for (; j < n; j++) y[j] *= invs;
+    }
+
+    // Row() with the exps kept in an L1 scratch row and y (32-byte aligned, n % 8 == 0) written by streaming stores.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowStream(float* x, float* y, int n, float* scratch)
+    {
+        var m0 = Avx.LoadVector256(x);
+        var m1 = m0;
+        int j = 8;
+        for (; j + 16 <= n; j += 16)
+        {
+            m0 = Avx.Max(m0, Avx.LoadVector256(x + j));
+            m1 = Avx.Max(m1, Avx.LoadVector256(x + j + 8));
+        }
+        for (; j < n; j += 8) m0 = Avx.Max(m0, Avx.LoadVector256(x + j));
+        var vm = Vector256.Create(HMax(Avx.Max(m0, m1)));
+        var s0 = Vector256<float>.Zero;
+        for (j = 0; j < n; j += 8)
+        {
+            var e0 = VecExp.Exp(Avx.Subtract(Avx.LoadVector256(x + j), vm));
+            Avx.Store(scratch + j, e0);
+            s0 = Avx.Add(s0, e0);
+        }
+        var inv = Vector256.Create(1f / HSum(s0));
+        for (j = 0; j < n; j += 8) Avx.StoreAlignedNonTemporal(y + j, Avx.Multiply(Avx.LoadVector256(scratch + j), inv));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

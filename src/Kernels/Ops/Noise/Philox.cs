@@ -48,8 +48,11 @@ public static class Philox4x32
 
     /// <summary>
     /// Eight blocks at once, one per 32-bit lane (structure of arrays: c0 holds the first counter word of all eight).
-    /// AVX2 has only an even-lane 32×32→64 multiply (vpmuludq), so each mulhilo is two multiplies — the even lanes and
-    /// the odd lanes shifted down — and two blends to put the high and low halves back into 8 lanes.
+    /// AVX2 has only a 32×32→64 multiply of the low halves of 64-bit lanes (vpmuludq), so the eight blocks run as two
+    /// independent sets of four, one block per 64-bit lane: even lanes as they are, odd lanes shifted down. The upper
+    /// 32 bits of each 64-bit lane are then never cleaned: the multiply ignores them and xor keeps them out of the low
+    /// half, so a round is just 2 multiplies, 2 shifts (high products) and 4 xors per set. Two sets in flight hide the
+    /// multiply latency (one set alone is latency-bound: mul → shift → xor → mul each round).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Block8(ref Vector256<uint> c0, ref Vector256<uint> c1, ref Vector256<uint> c2, ref Vector256<uint> c3,
@@ -57,30 +60,30 @@ public static class Philox4x32
     {
         var m0 = Vector256.Create((ulong)M0).AsUInt32();
         var m1 = Vector256.Create((ulong)M1).AsUInt32();
-        var k0 = Vector256.Create(key0);
-        var k1 = Vector256.Create(key1);
-        var w0 = Vector256.Create(W0);
-        var w1 = Vector256.Create(W1);
+        var k0 = Vector256.Create((ulong)key0);
+        var k1 = Vector256.Create((ulong)key1);
+        // set A: even lanes (already in the low halves); set B: odd lanes.
+        Vector256<ulong> a0 = c0.AsUInt64(), a1 = c1.AsUInt64(), a2 = c2.AsUInt64(), a3 = c3.AsUInt64();
+        Vector256<ulong> b0 = a0 >>> 32, b1 = a1 >>> 32, b2 = a2 >>> 32, b3 = a3 >>> 32;
         for (int r = 0; r < Rounds; r++)
         {
-            if (r > 0) { k0 += w0; k1 += w1; }
-            MulHiLo(c0, m0, out var hi0, out var lo0);
-            MulHiLo(c2, m1, out var hi1, out var lo1);
-            var n0 = hi1 ^ c1 ^ k0;
-            var n2 = hi0 ^ c3 ^ k1;
-            c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+            if (r > 0) { k0 += Vector256.Create((ulong)W0); k1 += Vector256.Create((ulong)W1); }
+            var pa0 = Avx2.Multiply(a0.AsUInt32(), m0);
+            var pb0 = Avx2.Multiply(b0.AsUInt32(), m0);
+            var pa1 = Avx2.Multiply(a2.AsUInt32(), m1);
+            var pb1 = Avx2.Multiply(b2.AsUInt32(), m1);
+            var xa0 = a1 ^ k0; var xb0 = b1 ^ k0; var xa2 = a3 ^ k1; var xb2 = b3 ^ k1;
+            a0 = (pa1 >>> 32) ^ xa0; b0 = (pb1 >>> 32) ^ xb0;
+            a2 = (pa0 >>> 32) ^ xa2; b2 = (pb0 >>> 32) ^ xb2;
+            a1 = pa1; b1 = pb1; a3 = pa0; b3 = pb0;
         }
+        c0 = Merge(a0, b0); c1 = Merge(a1, b1); c2 = Merge(a2, b2); c3 = Merge(a3, b3);
     }
 
+    /// <summary>Low halves of a into the even lanes, low halves of b into the odd lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MulHiLo(Vector256<uint> a, Vector256<uint> m, out Vector256<uint> hi, out Vector256<uint> lo)
-    {
-        // even lanes: products of a[0], a[2], …; odd lanes: a[1], a[3], … moved into the even slots.
-        var even = Avx2.Multiply(a, m);
-        var odd = Avx2.Multiply(Avx2.ShiftRightLogical(a.AsUInt64(), 32).AsUInt32(), m);
-        lo = Avx2.Blend(even.AsUInt32(), Avx2.ShiftLeftLogical(odd, 32).AsUInt32(), 0b1010_1010);
-        hi = Avx2.Blend(Avx2.ShiftRightLogical(even, 32).AsUInt32(), odd.AsUInt32(), 0b1010_1010);
-    }
+    private static Vector256<uint> Merge(Vector256<ulong> a, Vector256<ulong> b) =>
+        Avx2.Blend(a.AsUInt32(), (b << 32).AsUInt32(), 0b1010_1010);
 
     /// <summary>True when <see cref="Block8"/> runs natively (AVX2).</summary>
     public static bool Block8Supported => Avx2.IsSupported;

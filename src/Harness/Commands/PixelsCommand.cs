@@ -115,7 +115,7 @@ public static class PixelsCommand
         };
 
         var report = new PixelsReport(acc.Name, w, h, s.Seed, s.Threads, dir, meter?.Name ?? "none", meter?.Unavailable ?? meterNote, []);
-        var console = s.Json ? null : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        var console = s.Json ? null : MakeConsole(stdout);
         console?.MarkupLine($"[bold]pixelcost pixels[/] — {w}×{h} RGB on {Markup.Escape(acc.Name)}, seed {s.Seed}, output {Markup.Escape(dir)}");
 
         foreach (var (file, title, launch) in maps)
@@ -194,17 +194,37 @@ public static class PixelsCommand
         finally { acc.Ledger.Enabled = true; }
     }
 
+    /// <summary>Colours only on a terminal; redirected output (files, tests) gets plain text wide enough for the table.</summary>
+    private static IAnsiConsole MakeConsole(TextWriter stdout)
+    {
+        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!terminal) console.Profile.Width = 160;
+        return console;
+    }
+
     private static void Print(IAnsiConsole console, ImageReport image)
     {
         var table = new Table().Title($"[bold]{Markup.Escape(image.File)}[/] — {Markup.Escape(image.Title)}");
-        foreach (var col in new[] { "op (variant)", "matmul FLOP", "other FLOP", "transcendental", "bytes moved", "median", "GFLOP/s", "GB/s", "energy / launch" })
+        foreach (var col in new[] { "op", "variant", "matmul FLOP", "other FLOP", "transcend.", "bytes moved", "median (repeats)", "GFLOP/s", "GB/s", "energy/launch" })
             table.AddColumn(new TableColumn(col).RightAligned());
         table.Columns[0].LeftAligned();
+        table.Columns[1].LeftAligned();
+        var notes = new SortedSet<string>();
         foreach (var r in image.Launches)
-            table.AddRow(Markup.Escape($"{r.Op} ({r.Variant})"), $"{r.MatmulFlops:N0}", $"{r.OtherFlops:N0}", $"{r.Transcendentals:N0}",
-                $"{r.BytesRead + r.BytesWritten:N0}", FormatTime(r.MedianSeconds) + $" ×{r.Repeats}", $"{r.GflopPerSecond:F2}", $"{r.GbPerSecond:F2}",
-                Markup.Escape(r.EnergyJoules is { } j ? $"{j * 1e3:F3} mJ" : r.EnergyNote ?? ""));
-        table.AddRow("[grey]PNG encode + write (not an op)[/]", "–", "–", "–", "–", FormatTime(image.PngSeconds) + " ×1", "–", "–", "–");
+        {
+            if (r.EnergyNote != null) notes.Add(r.EnergyNote);
+            table.AddRow(Markup.Escape(r.Op), Markup.Escape(r.Variant), $"{r.MatmulFlops:N0}", $"{r.OtherFlops:N0}", $"{r.Transcendentals:N0}",
+                $"{r.BytesRead + r.BytesWritten:N0}", $"{FormatTime(r.MedianSeconds)} ({r.Repeats})", $"{r.GflopPerSecond:F2}", $"{r.GbPerSecond:F2}",
+                r.EnergyJoules is { } j ? $"{j * 1e3:F3} mJ" : "not measured");
+        }
+        table.AddRow("[grey]PNG encode + write[/]", "[grey](not an op)[/]", "–", "–", "–", "–", $"{FormatTime(image.PngSeconds)} (1)", "–", "–", "–");
+        if (notes.Count > 0) table.Caption("[grey]energy " + Markup.Escape(string.Join("; ", notes)) + "[/]");
         console.Write(table);
     }
 

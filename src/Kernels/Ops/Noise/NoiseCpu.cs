@@ -39,10 +39,11 @@ public static unsafe class NoiseCpu
         bool simd = Resolve(variant) == 2;
         cpu.ParallelFor((n + Group - 1) / Group, Grain, (g0, g1) =>
         {
+            var keys = new Philox4x32.KeySchedule(seed);
             for (long g = g0; g < g1; g++)
             {
                 long e = g * Group;
-                if (simd && e + Group <= n && SameHigh(e)) UniformGroupAvx2(y + e, (ulong)e / 4, stream, seed);
+                if (simd && e + Group <= n && SameHigh(e)) UniformGroupAvx2(y + e, (ulong)e / 4, stream, ref keys);
                 else UniformScalar(y, e, Math.Min(e + Group, n), stream, seed);
             }
         });
@@ -55,10 +56,11 @@ public static unsafe class NoiseCpu
         bool simd = Resolve(variant) == 2;
         cpu.ParallelFor((n + Group - 1) / Group, Grain / 4, (g0, g1) =>
         {
+            var keys = new Philox4x32.KeySchedule(seed);
             for (long g = g0; g < g1; g++)
             {
                 long e = g * Group;
-                if (simd && e + Group <= n && SameHigh(e)) GaussianGroupAvx2(y + e, (ulong)e / 4, stream, seed, mean, std);
+                if (simd && e + Group <= n && SameHigh(e)) GaussianGroupAvx2(y + e, (ulong)e / 4, stream, ref keys, mean, std);
                 else GaussianScalar(y, e, Math.Min(e + Group, n), n, stream, seed, mean, std);
             }
         });
@@ -74,9 +76,9 @@ public static unsafe class NoiseCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void UniformGroupAvx2(float* y, ulong firstBlock, ulong stream, ulong seed)
+    private static void UniformGroupAvx2(float* y, ulong firstBlock, ulong stream, ref Philox4x32.KeySchedule keys)
     {
-        Philox4x32.Blocks8InOrder(firstBlock, stream, seed, out var o0, out var o1, out var o2, out var o3);
+        Philox4x32.Blocks8InOrder(firstBlock, stream, ref keys, out var o0, out var o1, out var o2, out var o3);
         var scale = Vector256.Create(NoiseSpec.Inv24);
         // x >> 8 < 2^24, so the signed int → float conversion is exact; × 2^-24 is exact too: bitwise = reference.
         Vector256.Store(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(o0, 8).AsInt32()) * scale, y);
@@ -101,13 +103,13 @@ public static unsafe class NoiseCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GaussianGroupAvx2(float* y, ulong firstBlock, ulong stream, ulong seed, float mean, float std)
+    private static void GaussianGroupAvx2(float* y, ulong firstBlock, ulong stream, ref Philox4x32.KeySchedule keys, float mean, float std)
     {
         var c0 = Vector256.Create((uint)firstBlock) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
         var c1 = Vector256.Create((uint)(firstBlock >> 32));
         var c2 = Vector256.Create((uint)stream);
         var c3 = Vector256.Create((uint)(stream >> 32));
-        Philox4x32.Block8(ref c0, ref c1, ref c2, ref c3, (uint)seed, (uint)(seed >> 32));
+        Philox4x32.Block8(ref c0, ref c1, ref c2, ref c3, ref keys);
         // Structure of arrays: lanes (x0, x1) of each block make one Box–Muller pair, (x2, x3) the other.
         BoxMuller(c0, c1, mean, std, out var z0, out var z1);
         BoxMuller(c2, c3, mean, std, out var z2, out var z3);

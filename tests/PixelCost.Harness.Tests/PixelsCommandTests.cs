@@ -56,6 +56,15 @@ public class PixelsCommandTests : IDisposable
         AssertOneErrorLine(r, "--width 100000", "--height 100000", "too large", "120,000,000,000 bytes");
     }
 
+    [Theory]
+    [InlineData("--width", "300000000", "1")]
+    [InlineData("--height", "1", "300000000")]
+    public void SideBeyondTheOpLimitIsRefused(string option, string w, string h)
+    {
+        var r = Run("--out", _dir, "--width", w, "--height", h);
+        AssertOneErrorLine(r, option, "300000000 is too large");
+    }
+
     [SkippableFact]
     public void ImageLargerThanMemoryIsRefused()
     {

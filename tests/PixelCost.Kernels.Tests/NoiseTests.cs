@@ -115,7 +115,8 @@ public class NoiseTests
     }
 
     private const double Ulp1 = 1.0 / (1 << 24); // half an ulp of 1: the float rounding unit u = 2⁻²⁴
-    // Requirements on the vector math (checked exhaustively over the inputs Box–Muller can produce):
+    // Requirements on the vector math (checked exhaustively over the inputs Box–Muller can produce). Measured with
+    // .NET 10.0 on AVX2: log 3.2·2⁻²⁴ relative (MathF.Log 1.3), sin/cos 0.53·2⁻²⁴ absolute (MathF 0.55).
     private const double LogMaxRelErr = 4 * Ulp1;  // ≤ 2 ulp relative
     private const double TrigMaxAbsErr = 4 * Ulp1; // ≤ 2 ulp of 1, absolute
 

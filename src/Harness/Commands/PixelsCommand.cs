@@ -33,7 +33,8 @@ public static class PixelsCommand
             foreach (var e in parsed.Errors) stderr.WriteLine($"pixelcost: error: {e.Message}");
             return 2;
         }
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        // Unexpected exceptions propagate to the caller (a test) instead of being printed by System.CommandLine.
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
     }
 
     private static Command Build(TextWriter stdout, TextWriter stderr)
@@ -82,6 +83,9 @@ public static class PixelsCommand
         if (s.Threads <= 0) return Fail(stderr, $"--threads must be ≥ 1 (got {s.Threads})");
         if (s.Width <= 0) return Fail(stderr, $"--width must be ≥ 1 pixel (got {s.Width})");
         if (s.Height <= 0) return Fail(stderr, $"--height must be ≥ 1 pixel (got {s.Height})");
+        const int maxSide = 1 << 28; // the pixel ops' limit (PixelsSpec): keeps 2W + 1 and x + y + 1 inside int
+        if (s.Width > maxSide) return Fail(stderr, $"--width {s.Width} is too large (at most {maxSide:N0} pixels)");
+        if (s.Height > maxSide) return Fail(stderr, $"--height {s.Height} is too large (at most {maxSide:N0} pixels)");
         if (s.Scale <= 0) return Fail(stderr, $"--scale must be ≥ 1 pixel per lattice cell (got {s.Scale})");
         if (s.Cell <= 0) return Fail(stderr, $"--cell must be ≥ 1 pixel (got {s.Cell})");
         if (!(s.MinSeconds >= 0) || s.MinSeconds > 3600) return Fail(stderr, $"--min-seconds must be between 0 and 3600 (got {s.MinSeconds})");

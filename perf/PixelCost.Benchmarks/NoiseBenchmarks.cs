@@ -68,4 +68,7 @@ public class GaussianFillBenchmarks
 
     [Benchmark]
     public float Avx2Threads() { Ops.FillGaussian(_acc, _t, 1, variant: 2); return _t.AsSpan()[^1]; }
+
+    [Benchmark]
+    public float Avx2OwnLogSinCosThreads() { Ops.FillGaussian(_acc, _t, 1, variant: 3); return _t.AsSpan()[^1]; }
 }

@@ -103,25 +103,30 @@ public class NoiseTests
         Assert.Equal(expected, t.ToArray());
 
         if (!Philox4x32.Block8Supported) return;
-        Ops.Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: 2);
-        // v2 differs only by the vector Log/SinCos (bounds LogMaxRelErr, TrigMaxAbsErr, tested exhaustively below).
-        // z = r·c with r = √(−2 ln u1): Δr/r ≤ LogMaxRelErr/2 + 2⁻²⁴ (sqrt rounding); Δc ≤ TrigMaxAbsErr (+ the MathF
-        // reference's own ≤ 1 ulp of 1). |Δy| ≤ std·(rMax·(TrigMaxAbsErr + 2⁻²⁴) + |z|·(LogMaxRelErr/2 + 4·2⁻²⁴))
-        // + 2 ulp(|y|) for the final mul/add; rMax = √(2·24·ln 2) ≈ 5.77 (u1 ≥ 2⁻²⁴).
-        double rMax = Math.Sqrt(2 * 24 * Math.Log(2));
-        double atol = std * rMax * (TrigMaxAbsErr + Ulp1);
-        double rtol = LogMaxRelErr / 2 + 6 * Ulp1;
-        Close.All(expected, t.ToArray(), atol, rtol, new[] { n }, $"gaussian v2 n={n}");
+        foreach (int variant in new[] { 2, 3 })
+        {
+            Ops.Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: variant);
+            // v2/v3 differ only by their vector log and sin/cos (bounds LogMaxRelErr, TrigMaxAbsErr, tested exhaustively
+            // below; v3 also fuses multiply-adds inside them). z = r·c with r = √(−2 ln u1): Δr/r ≤ LogMaxRelErr/2 + u
+            // (sqrt rounding); Δc ≤ TrigMaxAbsErr + u (the MathF reference's own error). |Δy| ≤ std·rMax·(TrigMaxAbsErr + u)
+            // + |y|·(LogMaxRelErr/2 + 6u) for the remaining roundings; rMax = √(2·24·ln 2) ≈ 5.77 (u1 ≥ 2⁻²⁴).
+            double rMax = Math.Sqrt(2 * 24 * Math.Log(2));
+            double atol = std * rMax * (TrigMaxAbsErr + Ulp1);
+            double rtol = LogMaxRelErr / 2 + 6 * Ulp1;
+            Close.All(expected, t.ToArray(), atol, rtol, new[] { n }, $"gaussian v{variant} n={n}");
+        }
     }
 
     private const double Ulp1 = 1.0 / (1 << 24); // half an ulp of 1: the float rounding unit u = 2⁻²⁴
     // Requirements on the vector math (checked exhaustively over the inputs Box–Muller can produce). Measured with
-    // .NET 10.0 on AVX2: log 3.2·2⁻²⁴ relative (MathF.Log 1.3), sin/cos 0.53·2⁻²⁴ absolute (MathF 0.55).
+    // .NET 10.0 on AVX2: Vector256.Log 3.2·2⁻²⁴ relative (MathF.Log 1.3), Vector256.SinCos 0.53·2⁻²⁴ absolute (MathF 0.55).
     private const double LogMaxRelErr = 4 * Ulp1;  // ≤ 2 ulp relative
     private const double TrigMaxAbsErr = 4 * Ulp1; // ≤ 2 ulp of 1, absolute
 
-    [SkippableFact]
-    public void VectorMathErrorOverTheWholeInputDomain()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void VectorMathErrorOverTheWholeInputDomain(bool own)
     {
         Skip.IfNot(Vector256.IsHardwareAccelerated);
         // Every u1 = k·2⁻²⁴, k = 1 … 2²⁴, and every θ = 2π·(k·2⁻²⁴), k = 0 … 2²⁴−1 (as floats, like the kernel).
@@ -133,9 +138,9 @@ public class NoiseTests
         {
             var u = Vector256.ConvertToSingle(k) * scale;
             var u1 = Vector256.ConvertToSingle(k + Vector256<int>.One) * scale;
-            var ln = Vector256.Log(u1);
-            var (s, c) = Vector256.SinCos(Vector256.Create(NoiseSpec.TwoPi) * u);
             var theta = Vector256.Create(NoiseSpec.TwoPi) * u;
+            var ln = own ? NoiseMath.Log(u1) : Vector256.Log(u1);
+            var (s, c) = own ? NoiseMath.SinCos(theta) : Vector256.SinCos(theta);
             for (int l = 0; l < 8; l++)
             {
                 double exact = Math.Log((double)u1[l]);
@@ -145,8 +150,25 @@ public class NoiseTests
                 worstTrig = Math.Max(worstTrig, Math.Max(Math.Abs(s[l] - Math.Sin(th)), Math.Abs(c[l] - Math.Cos(th))));
             }
         }
-        Assert.True(worstLog <= LogMaxRelErr, $"vector log: worst relative error {worstLog:G4} > {LogMaxRelErr:G4}");
-        Assert.True(worstTrig <= TrigMaxAbsErr, $"vector sin/cos: worst absolute error {worstTrig:G4} > {TrigMaxAbsErr:G4}");
+        string who = own ? "NoiseMath" : "Vector256";
+        Assert.True(worstLog <= LogMaxRelErr, $"{who} log: worst relative error {worstLog:G4} > {LogMaxRelErr:G4}");
+        Assert.True(worstTrig <= TrigMaxAbsErr, $"{who} sin/cos: worst absolute error {worstTrig:G4} > {TrigMaxAbsErr:G4}");
+    }
+
+    [Fact]
+    public void OwnSinCosCoversEveryQuadrantAndSign()
+    {
+        // Beyond Box–Muller's [0, 2π): negative angles and several turns, against Math.Sin/Cos (≤ 4u + 2⁻²⁴·|θ| for
+        // the reduction of large θ).
+        var rng = new Random(5);
+        for (int i = 0; i < 20000; i++)
+        {
+            var th = Vector256.Create((float)(rng.NextDouble() * 80 - 40));
+            var (s, c) = NoiseMath.SinCos(th);
+            double t = th[0], bound = TrigMaxAbsErr + Ulp1 * 4;
+            Assert.True(Math.Abs(s[0] - Math.Sin(t)) <= bound, $"sin({t})");
+            Assert.True(Math.Abs(c[0] - Math.Cos(t)) <= bound, $"cos({t})");
+        }
     }
 
     private static IEnumerable<int> Variants() => Philox4x32.Block8Supported ? [1, 2] : [1];

@@ -17,26 +17,34 @@ public static unsafe class NoiseCpu
     // Enough work per thread that task start-up (~µs) is noise: 2048 groups = 64 K elements = 256 KiB.
     private const long Grain = 2048;
 
-    public static string VariantName(int variant) => Resolve(variant) switch
+    /// <summary>The variant that runs for a request (0 = the fastest here) and its ledger name.</summary>
+    public static int Resolve(string op, int variant)
     {
-        1 => "cpu.v1-scalar",   // v1: one Philox block per 4 elements, scalar float math (MathF) — the plain port.
-        _ => "cpu.v2-avx2",     // v2: 8 Philox blocks per AVX2 pass (even/odd vpmuludq), vector convert/log/sincos.
-    };
+        int best = op == NoiseSpec.GaussianOp ? 3 : 2;
+        return variant switch
+        {
+            0 => Philox4x32.Block8Supported ? best : 1,
+            1 => 1,
+            2 or 3 when variant <= best && !Philox4x32.Block8Supported =>
+                throw new NotSupportedException($"{op}: variant {variant} needs AVX2, which this CPU lacks"),
+            2 or 3 when variant <= best => variant,
+            _ => throw new ArgumentException($"{op}: unknown variant {variant} (0 = fastest, 1 = scalar, 2 = AVX2" +
+                (best == 3 ? ", 3 = AVX2 with our own log/sincos)" : ")")),
+        };
+    }
 
-    public static int Resolve(int variant) => variant switch
+    public static string VariantName(string op, int variant) => Resolve(op, variant) switch
     {
-        0 => Philox4x32.Block8Supported ? 2 : 1,
-        1 => 1,
-        2 when Philox4x32.Block8Supported => 2,
-        2 => throw new NotSupportedException("noise: variant 2 needs AVX2, which this CPU lacks"),
-        _ => throw new ArgumentException($"noise: unknown variant {variant} (0 = fastest, 1 = scalar, 2 = AVX2)"),
+        1 => "cpu.v1-scalar",        // v1: one Philox block per element, scalar float math (MathF) — the plain port.
+        2 => "cpu.v2-avx2",          // v2: 8 Philox blocks per AVX2 pass; Gaussian with .NET's Vector256.Log/SinCos.
+        _ => "cpu.v3-avx2-polylog",  // v3: as v2, Gaussian with NoiseMath's short polynomials (its inputs only).
     };
 
     public static void Uniform(CpuAccelerator cpu, Tensor dst, ulong seed, ulong stream, int variant)
     {
         float* y = dst.F32Pointer;
         long n = dst.Length;
-        bool simd = Resolve(variant) == 2;
+        bool simd = Resolve(NoiseSpec.UniformOp, variant) >= 2;
         cpu.ParallelFor((n + Group - 1) / Group, Grain, (g0, g1) =>
         {
             var keys = new Philox4x32.KeySchedule(seed);
@@ -53,14 +61,15 @@ public static unsafe class NoiseCpu
     {
         float* y = dst.F32Pointer;
         long n = dst.Length;
-        bool simd = Resolve(variant) == 2;
+        int v = Resolve(NoiseSpec.GaussianOp, variant);
+        bool simd = v >= 2, own = v == 3;
         cpu.ParallelFor((n + Group - 1) / Group, Grain / 4, (g0, g1) =>
         {
             var keys = new Philox4x32.KeySchedule(seed);
             for (long g = g0; g < g1; g++)
             {
                 long e = g * Group;
-                if (simd && e + Group <= n && SameHigh(e)) GaussianGroupAvx2(y + e, (ulong)e / 4, stream, ref keys, mean, std);
+                if (simd && e + Group <= n && SameHigh(e)) GaussianGroupAvx2(y + e, (ulong)e / 4, stream, ref keys, mean, std, own);
                 else GaussianScalar(y, e, Math.Min(e + Group, n), n, stream, seed, mean, std);
             }
         });
@@ -103,7 +112,7 @@ public static unsafe class NoiseCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void GaussianGroupAvx2(float* y, ulong firstBlock, ulong stream, ref Philox4x32.KeySchedule keys, float mean, float std)
+    private static void GaussianGroupAvx2(float* y, ulong firstBlock, ulong stream, ref Philox4x32.KeySchedule keys, float mean, float std, bool own)
     {
         var c0 = Vector256.Create((uint)firstBlock) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
         var c1 = Vector256.Create((uint)(firstBlock >> 32));
@@ -111,8 +120,8 @@ public static unsafe class NoiseCpu
         var c3 = Vector256.Create((uint)(stream >> 32));
         Philox4x32.Block8(ref c0, ref c1, ref c2, ref c3, ref keys);
         // Structure of arrays: lanes (x0, x1) of each block make one Box–Muller pair, (x2, x3) the other.
-        BoxMuller(c0, c1, mean, std, out var z0, out var z1);
-        BoxMuller(c2, c3, mean, std, out var z2, out var z3);
+        BoxMuller(c0, c1, mean, std, own, out var z0, out var z1);
+        BoxMuller(c2, c3, mean, std, own, out var z2, out var z3);
         Philox4x32.Transpose8x4(z0.AsUInt32(), z1.AsUInt32(), z2.AsUInt32(), z3.AsUInt32(),
             out var o0, out var o1, out var o2, out var o3);
         Vector256.Store(o0.AsSingle(), y);
@@ -122,16 +131,26 @@ public static unsafe class NoiseCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BoxMuller(Vector256<uint> a, Vector256<uint> b, float mean, float std, out Vector256<float> zc, out Vector256<float> zs)
+    private static void BoxMuller(Vector256<uint> a, Vector256<uint> b, float mean, float std, bool own,
+        out Vector256<float> zc, out Vector256<float> zs)
     {
         var scale = Vector256.Create(NoiseSpec.Inv24);
         var u1 = Vector256.ConvertToSingle((Vector256.ShiftRightLogical(a, 8) + Vector256<uint>.One).AsInt32()) * scale;
         var u2 = Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 8).AsInt32()) * scale;
-        // .NET's vector Log/SinCos (float lanes); their error over exactly these inputs is measured exhaustively in
-        // NoiseTests.VectorMathErrorOverTheWholeInputDomain.
-        var r = Vector256.Sqrt(Vector256.Create(-2f) * Vector256.Log(u1));
+        // .NET's vector Log/SinCos (v2) or ours (v3); the error of both over exactly these inputs is measured
+        // exhaustively in NoiseTests.VectorMathErrorOverTheWholeInputDomain.
         var theta = Vector256.Create(NoiseSpec.TwoPi) * u2;
-        var (sin, cos) = Vector256.SinCos(theta);
+        Vector256<float> r, sin, cos;
+        if (own)
+        {
+            r = Vector256.Sqrt(Vector256.Create(-2f) * NoiseMath.Log(u1));
+            (sin, cos) = NoiseMath.SinCos(theta);
+        }
+        else
+        {
+            r = Vector256.Sqrt(Vector256.Create(-2f) * Vector256.Log(u1));
+            (sin, cos) = Vector256.SinCos(theta);
+        }
         var m = Vector256.Create(mean);
         var s = Vector256.Create(std);
         // mul then add, never FMA: the same rounding steps as the reference.

@@ -12,7 +12,7 @@ public static partial class Ops
         var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.NoiseOp, acc, image);
         var cost = PixelsSpec.NoiseCost(h, w);
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.NoiseOp, NoiseCpu.VariantName(variant), image.ShapeString, cost,
+            acc.Launch(PixelsSpec.NoiseOp, NoiseCpu.VariantName(PixelsSpec.NoiseOp, variant), image.ShapeString, cost,
                 () => NoiseCpu.Uniform(cpu, image, seed, 0, variant));
         else throw Unsupported(PixelsSpec.NoiseOp, acc);
     }

@@ -75,6 +75,7 @@ public class ElementwiseTests
         Assert.True(worst < 2e-7, $"max absolute error {worst:G3}");
         Assert.Equal(1f, SimdMath.Scalar<TanhFunc>(100f));
         Assert.Equal(-1f, SimdMath.Scalar<TanhFunc>(float.NegativeInfinity));
+        Assert.True(float.IsNaN(SimdMath.Scalar<TanhFunc>(float.NaN)));
     }
 
     // ---- activations: kernel (and fp32 reference variant) vs the double reference ----

@@ -33,7 +33,7 @@ internal static unsafe class ActivationsCpu
     public struct QuickGeluF : IVectorFunc
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + SimdMath.Exp(x * Vector256.Create(-1.702f)));
+        public static Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + SimdMath.ExpNoNaN(x * Vector256.Create(-1.702f)));
     }
 
     public struct GeluErfF : IVectorFunc

@@ -65,6 +65,23 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void NormalCdfIsWithin1_6e7Absolute()
+    {
+        var x = Sweep(-14f, 14f, 1_400_001);
+        var y = Apply<NormalCdfFunc>(x);
+        double worst = 0; float at = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double e = Math.Abs(y[i] - 0.5 * (1 + ScalarMath.Erf(x[i] / Math.Sqrt(2))));
+            if (e > worst) { worst = e; at = x[i]; }
+        }
+        // Fit error ~2e-8; fp32 Horner rounding of q ≈ ½ near x = 0 and of 1 − e·q add up to ~1.5e-7.
+        Assert.True(worst < 1.6e-7, $"max absolute error {worst:G3} at x = {at}");
+        // Relative accuracy in the left tail, where ½(1 + erf) would cancel: Φ(−5) = 2.8665157187919333e-7.
+        Assert.Equal(2.8665157187919333e-7, SimdMath.Scalar<NormalCdfFunc>(-5f), 2.8665e-7 * 1e-5);
+    }
+
+    [Fact]
     public void TanhIsWithin2e7Absolute()
     {
         var x = Sweep(-12f, 12f, 1_200_001);

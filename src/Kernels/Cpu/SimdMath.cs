@@ -6,7 +6,7 @@ namespace PixelCost.Kernels.Cpu;
 /// <summary>
 /// Vectorised fp32 transcendentals for fused elementwise kernels (8 lanes; the JIT lowers Vector256 to AVX2 here and
 /// emulates it elsewhere, so results are the same bits on every machine). Errors measured against double math over a
-/// dense sweep by the tests in ElementwiseTests: Exp ≤ 2.4e-7 relative (normal results), Erf ≤ 1.2e-7 absolute, Tanh ≤ 1.2e-7 absolute.
+/// dense sweep by the tests in ElementwiseTests: Exp ≤ 2.4e-7 relative (normal results), Erf ≤ 1.2e-7 absolute, NormalCdf ≤ 1.6e-7 absolute, Tanh ≤ 1.2e-7 absolute.
 /// Tails shorter than a vector go through <see cref="Apply"/> with a padded buffer so they use the very same code.
 /// </summary>
 public static class SimdMath
@@ -134,6 +134,37 @@ public static class SimdMath
         return Vector256.ConditionalSelect(Vector256.Equals(x, x), r, x);
     }
 
+    // Φ(x) for x < 0 is ½·erfc(|x|/√2) = e^{−u²}·R(t), u = |x|/√2, t = 1/(1 + 0.6u): R is a degree-8 least-squares fit of
+    // ½·erfc(u)·e^{u²} on Chebyshev nodes of [0, 3.92] (numpy polyfit). One branch, one exp, one divide.
+    private const float C0 = 0.00023815793974790722f, C1 = 0.16551929712295532f, C2 = 0.19390834867954254f,
+        C3 = 0.05137619003653526f, C4 = 0.25085893273353577f, C5 = -0.16021157801151276f, C6 = -0.06318971514701843f,
+        C7 = 0.08239343017339706f, C8 = -0.02089308388531208f;
+
+    /// <summary>
+    /// The standard normal CDF Φ(x) = ½(1 + erf(x/√2)), for GELU = x·Φ(x): ≤ 1.6e-7 absolute (measured 1.55e-7 near x = 0; relatively accurate for
+    /// x &lt; 0, where 1 + erf would cancel). Cheaper than going through <see cref="Erf"/> (one branch instead of two).
+    /// A NaN x gives an unspecified value; GELU's factor x carries the NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> NormalCdf(Vector256<float> x)
+    {
+        var ux = Vector256.Abs(x) * Vector256.Create(0.70710678118654752f);
+        var u = Vector256.MinNative(ux, Vector256.Create(3.92f));
+        var t = Vector256<float>.One / Vector256.FusedMultiplyAdd(u, Vector256.Create(0.6f), Vector256<float>.One);
+        var q = Vector256.FusedMultiplyAdd(Vector256.Create(C8), t, Vector256.Create(C7));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C6));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C5));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C4));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C3));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C2));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C1));
+        q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C0));
+        var e = ExpInRange(-(u * u)) * q;   // −u² ∈ [−15.4, 0]
+        // Past the fitted range the tail is < 1.6e-8: 0 (x·Φ then stays 0 instead of growing with |x|).
+        e = Vector256.AndNot(e, Vector256.GreaterThanOrEqual(ux, Vector256.Create(3.92f)));
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), e, Vector256<float>.One - e);
+    }
+
     /// <summary>Applies a vector function to a span of any length; the tail is padded into one vector.</summary>
     public static unsafe void Apply<TF>(float* x, float* y, long n) where TF : struct, IVectorFunc
     {
@@ -170,4 +201,5 @@ public interface IVectorFunc
 public struct ExpFunc : IVectorFunc { public static Vector256<float> Invoke(Vector256<float> x) => SimdMath.Exp(x); }
 public struct ErfFunc : IVectorFunc { public static Vector256<float> Invoke(Vector256<float> x) => SimdMath.Erf(x); }
 public struct TanhFunc : IVectorFunc { public static Vector256<float> Invoke(Vector256<float> x) => SimdMath.Tanh(x); }
+public struct NormalCdfFunc : IVectorFunc { public static Vector256<float> Invoke(Vector256<float> x) => SimdMath.NormalCdf(x); }
 public struct SigmoidFunc : IVectorFunc { public static Vector256<float> Invoke(Vector256<float> x) => SimdMath.Sigmoid(x); }

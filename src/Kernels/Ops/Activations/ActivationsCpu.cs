@@ -36,14 +36,11 @@ internal static unsafe class ActivationsCpu
         public static Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + SimdMath.ExpNoNaN(x * Vector256.Create(-1.702f)));
     }
 
+    /// <summary>GELU = x·Φ(x) with our one-branch Φ (the reference computes x·½·(1 + erf(x/√2)): the same function).</summary>
     public struct GeluErfF : IVectorFunc
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Invoke(Vector256<float> x)
-        {
-            var h = x * Vector256.Create(0.5f);
-            return Vector256.FusedMultiplyAdd(h, SimdMath.Erf(x * Vector256.Create(0.70710678118654752f)), h);
-        }
+        public static Vector256<float> Invoke(Vector256<float> x) => x * SimdMath.NormalCdf(x);
     }
 
     public struct GeluTanhF : IVectorFunc

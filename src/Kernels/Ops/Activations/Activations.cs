@@ -49,6 +49,8 @@ public static partial class Ops
             else
                 ActivationsCpu.Geglu(cpu, x, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(y);
     }
 
     private delegate void SpanKernel(ReadOnlySpan<Reference.F32> x, Span<Reference.F32> y);
@@ -63,5 +65,7 @@ public static partial class Ops
             if (variant == 1) reference(ActivationsCpu.AsF32(x), ActivationsCpu.AsF32(y));
             else ActivationsCpu.Unary<TF>(cpu, x, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(y);
     }
 }

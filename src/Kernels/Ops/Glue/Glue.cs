@@ -23,6 +23,8 @@ public static partial class Ops
             if (variant == 1) GlueReference.Add<F32>(ActivationsCpu.AsF32(a), ActivationsCpu.AsF32(b), ActivationsCpu.AsF32(y));
             else GlueCpu.Add(cpu, a, b, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(y);
     }
 
     /// <summary>y[n,c,…] = x[n,c,…] + b[n,c]: a per-(batch, channel) vector broadcast over the spatial dims (time embedding in a resnet).</summary>
@@ -37,6 +39,8 @@ public static partial class Ops
             if (variant == 1) GlueReference.AddChannelBias<F32>(ActivationsCpu.AsF32(x), ActivationsCpu.AsF32(b), ActivationsCpu.AsF32(y), n, c, s);
             else GlueCpu.AddChannelBias(cpu, x, b, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(b); GC.KeepAlive(y);
     }
 
     /// <summary>y = s · x. y may be x.</summary>
@@ -50,6 +54,8 @@ public static partial class Ops
             if (variant == 1) GlueReference.Scale<F32>(ActivationsCpu.AsF32(x), new F32(s), ActivationsCpu.AsF32(y));
             else GlueCpu.Scale(cpu, x, s, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(y);
     }
 
     /// <summary>Channel concatenation: a: [N,Ca,H,W], b: [N,Cb,H,W] → y: [N,Ca+Cb,H,W] (any trailing dims that agree).</summary>
@@ -64,6 +70,8 @@ public static partial class Ops
             if (variant == 1) GlueReference.Concat<float>(a.AsSpan(), b.AsSpan(), y.AsSpan(), n, ca, cb, s);
             else GlueCpu.Concat(cpu, a, b, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(a); GC.KeepAlive(b); GC.KeepAlive(y);
     }
 
     /// <summary>Nearest 2× upsample: x: [N,C,H,W] → y: [N,C,2H,2W].</summary>
@@ -77,6 +85,8 @@ public static partial class Ops
             if (variant == 1) GlueReference.Upsample2xNearest<float>(x.AsSpan(), y.AsSpan(), x.Dim(0), x.Dim(1), x.Dim(2), x.Dim(3));
             else GlueCpu.Upsample(cpu, x, y);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(y);
     }
 
     /// <summary>
@@ -96,5 +106,7 @@ public static partial class Ops
                     downscaleFreqShift, maxPeriod);
             else GlueCpu.Timestep(t, y, flipSinToCos, downscaleFreqShift, maxPeriod);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(t); GC.KeepAlive(y);
     }
 }

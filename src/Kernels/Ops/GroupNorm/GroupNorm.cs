@@ -28,5 +28,7 @@ public static partial class Ops
             }
             else GroupNormCpu.Run(cpu, x, groups, gamma, beta, y, eps, fuseSilu);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(gamma); GC.KeepAlive(beta); GC.KeepAlive(y);
     }
 }

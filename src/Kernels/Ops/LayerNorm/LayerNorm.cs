@@ -20,5 +20,7 @@ public static partial class Ops
                     gamma is null ? default : ActivationsCpu.AsF32(gamma), beta is null ? default : ActivationsCpu.AsF32(beta), eps);
             else LayerNormCpu.Run(cpu, x, gamma, beta, y, eps);
         });
+        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
+        GC.KeepAlive(x); GC.KeepAlive(gamma); GC.KeepAlive(beta); GC.KeepAlive(y);
     }
 }

@@ -79,9 +79,13 @@ public static class SimdMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Exp(-x));
 
-    /// <summary>x·σ(x); a NaN x gives NaN through the numerator.</summary>
+    /// <summary>
+    /// x·σ(x) = x/(1 + e^−x). e^−x is clamped to [e^−87, e^88] so the cheap in-range exp applies: past the clamp the
+    /// exact result is x itself (x &gt; 87) or below 1e-36 in magnitude (x &lt; −88). A NaN x gives NaN through the numerator.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Silu(Vector256<float> x) => x / (Vector256<float>.One + ExpNoNaN(-x));
+    public static Vector256<float> Silu(Vector256<float> x) =>
+        x / (Vector256<float>.One + ExpInRange(Vector256.MinNative(Vector256.MaxNative(-x, Vector256.Create(-87f)), Vector256.Create(88f))));
 
     /// <summary>
     /// tanh y = sign(y)·(1 − 2/(e^{2|y|} + 1)). Absolute error ≈ 1 ulp of 1 near 0 (relative error grows there), which

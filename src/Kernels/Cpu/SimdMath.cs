@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PixelCost.Kernels.Cpu;
 
@@ -21,6 +22,14 @@ public static class SimdMath
     private const float ExpMax = 88.72283935546875f;
     private const float ExpMin = -104f;
     private const float RoundMagic = 12582912f; // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
+
+    // vminps/vmaxps directly: Vector256.MinNative/MaxNative measured ~0.14 ns per element each here (.NET 10), i.e. not
+    // lowered to one instruction. x86 semantics: when either input is NaN the second operand is returned.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> VMin(Vector256<float> a, Vector256<float> b) => Avx.IsSupported ? Avx.Min(a, b) : Vector256.Min(a, b);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> VMax(Vector256<float> a, Vector256<float> b) => Avx.IsSupported ? Avx.Max(a, b) : Vector256.Max(a, b);
 
     // e^r on |r| ≤ ln2/2: degree-6 least-squares fit on Chebyshev nodes (numpy polyfit), 2.6e-9 relative in exact
     // arithmetic: fp32 Horner rounding dominates.
@@ -61,7 +70,7 @@ public static class SimdMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ExpNoNaN(Vector256<float> x)
     {
-        var xc = Vector256.MinNative(Vector256.MaxNative(x, Vector256.Create(ExpMin)), Vector256.Create(ExpMax));
+        var xc = VMin(VMax(x, Vector256.Create(ExpMin)), Vector256.Create(ExpMax));
         var p = Reduce(xc, out var n);
         var h = n >> 1;
         var s1 = (h + Vector256.Create(127)) << 23;
@@ -85,7 +94,7 @@ public static class SimdMath
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Silu(Vector256<float> x) =>
-        x / (Vector256<float>.One + ExpInRange(Vector256.MinNative(Vector256.MaxNative(-x, Vector256.Create(-87f)), Vector256.Create(88f))));
+        x / (Vector256<float>.One + ExpInRange(VMin(VMax(-x, Vector256.Create(-87f)), Vector256.Create(88f))));
 
     /// <summary>
     /// tanh y = sign(y)·(1 − 2/(e^{2|y|} + 1)). Absolute error ≈ 1 ulp of 1 near 0 (relative error grows there), which
@@ -97,7 +106,7 @@ public static class SimdMath
         var sign = y & Vector256.Create(-0f);
         var a = Vector256.Abs(y);
         // Beyond |y| = 44, 2/(e^88 + 1) < 1e-38: tanh is 1 in fp32, so the clamp keeps exp in its cheap range.
-        var e = ExpInRange(Vector256.MinNative(a + a, Vector256.Create(88f)));
+        var e = ExpInRange(VMin(a + a, Vector256.Create(88f)));
         var t = Vector256<float>.One - Vector256.Create(2f) / (e + Vector256<float>.One);
         return Vector256.ConditionalSelect(Vector256.Equals(y, y), t | sign, y);
     }
@@ -114,7 +123,7 @@ public static class SimdMath
     public static Vector256<float> Erf(Vector256<float> x)
     {
         var sign = x & Vector256.Create(-0f);
-        var a = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(3.92f));
+        var a = VMin(Vector256.Abs(x), Vector256.Create(3.92f));
         var z = a * a;
         var p = Vector256.Create(A5);
         p = Vector256.FusedMultiplyAdd(p, z, Vector256.Create(A4));
@@ -153,7 +162,7 @@ public static class SimdMath
     public static Vector256<float> NormalCdf(Vector256<float> x)
     {
         var ux = Vector256.Abs(x) * Vector256.Create(0.70710678118654752f);
-        var u = Vector256.MinNative(ux, Vector256.Create(3.92f));
+        var u = VMin(ux, Vector256.Create(3.92f));
         var t = Vector256<float>.One / Vector256.FusedMultiplyAdd(u, Vector256.Create(0.6f), Vector256<float>.One);
         var q = Vector256.FusedMultiplyAdd(Vector256.Create(C8), t, Vector256.Create(C7));
         q = Vector256.FusedMultiplyAdd(q, t, Vector256.Create(C6));
@@ -173,13 +182,8 @@ public static class SimdMath
     public static unsafe void Apply<TF>(float* x, float* y, long n) where TF : struct, IVectorFunc
     {
         long i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            var a = Vector256.Load(x + i);
-            var b = Vector256.Load(x + i + 8);
-            TF.Invoke(a).Store(y + i);
-            TF.Invoke(b).Store(y + i + 8);
-        }
+        // One vector per iteration: the functions are long dependency chains that out-of-order execution overlaps
+        // across iterations anyway, and unrolling made the JIT spill its 16 ymm registers.
         for (; i + 8 <= n; i += 8) TF.Invoke(Vector256.Load(x + i)).Store(y + i);
         if (i < n)
         {

@@ -34,7 +34,7 @@ internal static unsafe class ActivationsCpu
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<float> Invoke(Vector256<float> x) => x / (Vector256<float>.One + SimdMath.ExpInRange(
-            Vector256.MinNative(Vector256.MaxNative(x * Vector256.Create(-1.702f), Vector256.Create(-87f)), Vector256.Create(88f))));
+            SimdMath.VMin(SimdMath.VMax(x * Vector256.Create(-1.702f), Vector256.Create(-87f)), Vector256.Create(88f))));
     }
 
     /// <summary>GELU = x·Φ(x) with our one-branch Φ (the reference computes x·½·(1 + erf(x/√2)): the same function).</summary>

@@ -23,8 +23,8 @@ public static class SimdMath
     private const float ExpMin = -104f;
     private const float RoundMagic = 12582912f; // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
 
-    // vminps/vmaxps directly: Vector256.MinNative/MaxNative measured ~0.14 ns per element each here (.NET 10), i.e. not
-    // lowered to one instruction. x86 semantics: when either input is NaN the second operand is returned.
+    // vminps/vmaxps with their x86 semantics spelled out (when either input is NaN the second operand is returned): the
+    // clamps below rely on it; elsewhere the IEEE Min/Max (NaN-propagating) fallback is used.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> VMin(Vector256<float> a, Vector256<float> b) => Avx.IsSupported ? Avx.Min(a, b) : Vector256.Min(a, b);
 

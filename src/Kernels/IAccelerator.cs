@@ -13,7 +13,9 @@ public interface IAccelerator : IDisposable
     AcceleratorKind Kind { get; }
     Ledger Ledger { get; }
 
-    Tensor Allocate(DType dtype, params int[] shape);
+    /// <summary>A zeroed tensor. Not `params`: callers use the extensions below, so that <c>Allocate(0, 5)</c> means
+    /// shape [0,5] and never silently binds the literal 0 to a DType.</summary>
+    Tensor Allocate(DType dtype, int[] shape);
     void Upload(Tensor dst, ReadOnlySpan<float> src);
     float[] Download(Tensor src);
     void Free(nint handle);
@@ -26,6 +28,8 @@ public interface IAccelerator : IDisposable
 public static class AcceleratorExtensions
 {
     public static Tensor Allocate(this IAccelerator acc, params int[] shape) => acc.Allocate(DType.F32, shape);
+
+    public static Tensor Allocate(this IAccelerator acc, DType dtype, params int[] shape) => acc.Allocate(dtype, shape);
 
     public static Tensor FromArray(this IAccelerator acc, float[] data, params int[] shape)
     {

@@ -20,6 +20,8 @@ public static class DTypes
 /// An n-dimensional, dense, row-major tensor that lives on one accelerator. On the CPU <see cref="Handle"/> is a
 /// 64-byte aligned host pointer; on a GPU it will be a device pointer. A view (<see cref="Reshape"/>) shares memory
 /// and does not free it.
+/// There is deliberately no finaliser: kernels run on raw pointers, and a finaliser could free memory under a kernel
+/// whose tensor object the JIT already considers dead. An undisposed tensor leaks; it never corrupts a computation.
 /// </summary>
 public sealed unsafe class Tensor : IDisposable
 {
@@ -102,13 +104,6 @@ public sealed unsafe class Tensor : IDisposable
     {
         if (_owns && _handle != 0) Accelerator.Free(_handle);
         _handle = 0;
-        GC.SuppressFinalize(this);
-    }
-
-    ~Tensor()
-    {
-        // A leaked CPU tensor still returns its native memory; never throw from a finaliser.
-        try { if (_owns && _handle != 0) Accelerator.Free(_handle); } catch { }
     }
 
     /// <summary>True when the two tensors' byte ranges intersect.</summary>

@@ -74,6 +74,17 @@ public class CoreTests
     }
 
     [Fact]
+    public void LeadingZeroDimensionIsAShapeNotADType()
+    {
+        using var cpu = new CpuAccelerator(1);
+        using var t = cpu.Allocate(0, 5);
+        Assert.Equal("[0,5]", t.ShapeString);
+        Assert.Equal(DType.F32, t.DType);
+        using var u = cpu.Allocate(DType.U8, 2, 3);
+        Assert.Equal((DType.U8, 6L), (u.DType, u.Bytes));
+    }
+
+    [Fact]
     public void ImpossibleShapesFailClearly()
     {
         using var cpu = new CpuAccelerator(1);

@@ -162,18 +162,7 @@ public static class PixelsCommand
         }
     }
 
-    private static (IEnergyMeter? Meter, string? Note) CpuMeter()
-    {
-        try
-        {
-            return (EnergyMeters.ForCpu(), null);
-        }
-        catch (NotImplementedException)
-        {
-            // TODO(merge): drop this catch once the energy work replaces the EnergyMeters stub.
-            return (null, "no CPU energy meter implemented in this build");
-        }
-    }
+    private static (IEnergyMeter? Meter, string? Note) CpuMeter() => (EnergyMeters.ForCpu(), null);
 
     /// <summary>One recorded launch gives the ledger's (op, cost); then repeats are timed with the ledger off.</summary>
     private static LaunchRow Measure(CpuAccelerator acc, Action launch, IEnergyMeter? meter, double minSeconds)

@@ -31,7 +31,7 @@ public sealed unsafe class CpuAccelerator : IAccelerator
 
     public static bool HasFma => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
 
-    public Tensor Allocate(DType dtype, params int[] shape)
+    public Tensor Allocate(DType dtype, int[] shape)
     {
         long n = Tensor.ElementCount(shape);
         long bytes = n * dtype.SizeOf();

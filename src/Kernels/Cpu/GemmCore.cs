@@ -84,6 +84,7 @@ internal readonly unsafe struct Epilogue(float alpha, float beta, float* rowBias
 /// and each thread runs the whole loop nest on its part with its own packing buffers. With 2 cores there is nothing
 /// to gain from sharing a packed B panel (BLIS's ic-parallel scheme needs a barrier per KC block); the price is that
 /// both threads pack the same A block, which is MC·KC copies per MC·KC·(N/2)·2 FLOPs — under 0.1% at N = 4096.
+/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place.
 /// Edge tiles: panels are zero-padded to MR/NR, the micro-kernel always computes a full tile and a partial tile is
 /// written back from a stack buffer.
 /// </summary>
@@ -93,6 +94,9 @@ internal static unsafe class GemmCore
     // Measured on the Zen 3 (thread CPU time, 2048³, one thread): KC/MC of 256/144, 384/96 and 256/72 within noise
     // (≈ 86 GFLOP/s each), 512/48 ≈ 5% slower.
     public const int KCMax = 256, MCMax = 144, NCMax = 3072;
+    // Measured (one thread, thread CPU time): reading A in place lifts conv 1280→1280 @8² (N = 64) from 51% to 77% of
+    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised.
+    public const int DirectMaxN = 512;
 
     [ThreadStatic] private static float* t_packA, t_packB;
     [ThreadStatic] private static long t_packALen, t_packBLen;
@@ -160,6 +164,9 @@ internal static unsafe class GemmCore
         float* packA = Buffer(ref t_packA, ref t_packALen, (long)mcB * kcB);
         float* packB = Buffer(ref t_packB, ref t_packBLen, (long)ncB * kcB);
         float* tile = stackalloc float[MR * NR];
+        // Narrow outputs (conv at 8², attention-sized N) use each packed A element only 2·N times, so packing A would
+        // cost a sizable fraction of the FLOPs: there the micro-kernel reads A's rows in place (row-major A only).
+        bool direct = p.CsA == 1 && n1 - n0 <= DirectMaxN;
         for (int jc = n0; jc < n1; jc += ncB)
         {
             int nc = Math.Min(ncB, n1 - jc);
@@ -171,7 +178,7 @@ internal static unsafe class GemmCore
                 for (int ic = m0; ic < m1; ic += mcB)
                 {
                     int mc = Math.Min(mcB, m1 - ic);
-                    PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, packA);
+                    if (!direct) PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, packA);
                     for (int jr = 0; jr < nc; jr += NR)
                     {
                         int nr = Math.Min(NR, nc - jr);
@@ -180,7 +187,8 @@ internal static unsafe class GemmCore
                         {
                             int mr = Math.Min(MR, mc - ir);
                             float* cp = p.C + (ic + ir) * p.Ldc + jc + jr;
-                            Micro6x16(kc, packA + (nint)ir * kc, bs, cp, p.Ldc, mr, nr, first, p.Epi, ic + ir, jc + jr, tile);
+                            float* ap = direct ? p.A + (ic + ir) * p.RsA + pc : packA + (nint)ir * kc;
+                            Micro6x16(kc, ap, direct ? p.RsA : 0, bs, cp, p.Ldc, mr, nr, first, p.Epi, ic + ir, jc + jr, tile);
                         }
                     }
                 }
@@ -238,7 +246,7 @@ internal static unsafe class GemmCore
     /// in C, for the biases.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Micro6x16(int kc, float* a, float* b, float* c, nint ldc, int mr, int nr, bool first,
+    private static void Micro6x16(int kc, float* a, nint lda, float* b, float* c, nint ldc, int mr, int nr, bool first,
         in Epilogue e, int gi, int gj, float* tile)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
@@ -246,8 +254,32 @@ internal static unsafe class GemmCore
         // The loads of the C tile wait at the end of the kernel; start them now (rows are ldc apart, often in other pages).
         for (int i = 0; i < MR; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + NR - 1); }
         int k = 0;
+        if (lda != 0)
+        {
+            // Unpacked A: row i at a + i·lda; rows past the edge re-read the last row (their results are dropped).
+            nint o1 = Math.Min(1, mr - 1) * lda, o2 = Math.Min(2, mr - 1) * lda, o3 = Math.Min(3, mr - 1) * lda,
+                o4 = Math.Min(4, mr - 1) * lda, o5 = Math.Min(5, mr - 1) * lda;
+            for (; k < kc; k++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 8);
+                var av = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+                a++; b += NR;
+            }
+        }
         // Two k steps per trip: halves the loop's counter/branch work next to 24 FMAs.
-        for (; k + 1 < kc; k += 2)
+        else for (; k + 1 < kc; k += 2)
         {
             var b0 = Avx.LoadAlignedVector256(b);
             var b1 = Avx.LoadAlignedVector256(b + 8);

@@ -29,6 +29,13 @@ public class Conv2dTests
         yield return new object[] { 1, 3, 2, 2, 3, 3, 1, 2 };      // padding 2 wider than the image
         yield return new object[] { 1, 40, 20, 16, 16, 3, 1, 1 };  // K = 360 > KC: two K blocks
         yield return new object[] { 3, 2, 5, 6, 7, 3, 2, 1 };      // batch 3 (whole images per thread)
+        // Output widths 8, 16, 24 (runs starting on 8-column boundaries: the masked-load / masked-gather packer).
+        yield return new object[] { 1, 5, 7, 16, 16, 3, 2, 1 };
+        yield return new object[] { 1, 3, 4, 10, 32, 3, 2, 1 };
+        yield return new object[] { 1, 3, 5, 8, 8, 3, 1, 1 };
+        yield return new object[] { 1, 4, 9, 5, 24, 3, 1, 1 };
+        yield return new object[] { 1, 2, 3, 9, 24, 5, 1, 2 };
+        yield return new object[] { 1, 2, 3, 9, 48, 5, 2, 2 };
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Reference;
 
@@ -90,28 +91,36 @@ internal readonly unsafe struct Im2ColB(float* x, Conv2dDims d) : IPackB
                     float* o = dk + j;
                     if ((uint)iy >= (uint)H)
                         for (int t = 0; t < seg; t++) o[t] = 0f;
+                    else if ((j & 7) == 0)
+                    {
+                        // 8 columns at a time: masked loads (stride 1) or masked gathers (stride 2, …); masked-off
+                        // lanes (padding, or past this row's run) become 0 and never touch memory. Stores stay within
+                        // the sliver's NR slots, and a lane past the run is rewritten by the next run or the tail fill.
+                        float* row = xc + (nint)iy * W;
+                        int ix0 = ox * s + kx - pad;
+                        for (int t0 = 0; t0 < seg; t0 += 8)
+                        {
+                            var lane = Iota + Vector256.Create(t0);
+                            var ix = Vector256.Create(ix0) + lane * s;
+                            var ok = Vector256.LessThan(lane, Vector256.Create(seg))
+                                & Vector256.GreaterThanOrEqual(ix, Vector256<int>.Zero) & Vector256.LessThan(ix, Vector256.Create(W));
+                            Vector256<float> v;
+                            if (s == 1)
+                                v = ok == Vector256<int>.AllBitsSet ? Vector256.Load(row + ix0 + t0) : Avx.MaskLoad(row + ix0 + t0, ok.AsSingle());
+                            else
+                                v = Avx2.GatherMaskVector256(Vector256<float>.Zero, row, ix, ok.AsSingle(), 4);
+                            Vector256.Store(v, o + t0);
+                        }
+                    }
                     else
                     {
                         float* row = xc + (nint)iy * W;
                         int ix0 = ox * s + kx - pad;
-                        if (s == 1)
+                        for (int t = 0; t < seg; t++)
                         {
-                            int lo = Math.Clamp(-ix0, 0, seg), hi = Math.Clamp(W - ix0, lo, seg);
-                            if (lo == 0 && hi == NR) Copy16(row + ix0, o);
-                            else
-                            {
-                                int t = 0;
-                                for (; t < lo; t++) o[t] = 0f;
-                                for (; t < hi; t++) o[t] = row[ix0 + t];
-                                for (; t < seg; t++) o[t] = 0f;
-                            }
+                            int ix = ix0 + t * s;
+                            o[t] = (uint)ix < (uint)W ? row[ix] : 0f;
                         }
-                        else
-                            for (int t = 0; t < seg; t++)
-                            {
-                                int ix = ix0 + t * s;
-                                o[t] = (uint)ix < (uint)W ? row[ix] : 0f;
-                            }
                     }
                     j += seg; ox = 0; oy++;
                 }
@@ -121,10 +130,5 @@ internal readonly unsafe struct Im2ColB(float* x, Conv2dDims d) : IPackB
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Copy16(float* src, float* dst)
-    {
-        Vector256.Store(Vector256.Load(src), dst);
-        Vector256.Store(Vector256.Load(src + 8), dst + 8);
-    }
+    private static readonly Vector256<int> Iota = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
 }

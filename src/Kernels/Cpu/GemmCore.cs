@@ -87,6 +87,8 @@ internal readonly unsafe struct Epilogue(float alpha, float beta, float* rowBias
 /// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place.
 /// Edge tiles: panels are zero-padded to MR/NR, the micro-kernel always computes a full tile and a partial tile is
 /// written back from a stack buffer.
+/// No Vector512 micro-kernel yet: the development machine has no AVX-512, so such a path could be neither tested nor
+/// tuned here (it would be a 14×32 or 8×48 tile with KC re-derived for a 48 KB L1); packed callers need Avx2 + Fma.
 /// </summary>
 internal static unsafe class GemmCore
 {

@@ -1,3 +1,5 @@
+using PixelCost.Kernels.Cpu;
+
 namespace PixelCost.Kernels.Ops;
 
 public static partial class Ops
@@ -5,13 +7,21 @@ public static partial class Ops
     /// <summary>
     /// C[b] = alpha · op(A[b]) · op(B[b]) + beta · C[b], row-major fp32, batched over a leading dimension.
     /// a: [M,K] or [batch,M,K] ([K,M] / [batch,K,M] when transA); b: [K,N] or [batch,K,N] ([N,K] when transB);
-    /// c: [M,N] or [batch,M,N]. A rank-2 operand is broadcast over the batch.
-    /// CONTRACT STUB — replaced by the GEMM work.
+    /// c: [M,N] or [batch,M,N]. A rank-2 operand is broadcast over the batch. beta = 0 never reads C (NaNs there are
+    /// ignored, as in BLAS). c must not overlap a or b.
     /// </summary>
     public static void Gemm(IAccelerator acc, Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false,
-        float alpha = 1f, float beta = 0f, int variant = 0) => throw new NotImplementedException("gemm");
-
-    /// <summary>y = x · wᵀ + bias (PyTorch Linear layout). x: [..., K]; w: [N, K]; bias: [N] or null; y: [..., N].</summary>
-    public static void Linear(IAccelerator acc, Tensor x, Tensor w, Tensor? bias, Tensor y, int variant = 0) =>
-        throw new NotImplementedException("linear");
+        float alpha = 1f, float beta = 0f, int variant = 0)
+    {
+        var d = GemmSpec.Validate(a.Shape, b.Shape, c.Shape, transA, transB);
+        string shape = GemmSpec.ShapeString(a, b, c, transA, transB);
+        foreach (var t in new[] { a, b, c })
+            if (t.DType != DType.F32) throw new ArgumentException($"{GemmSpec.Op}: {shape}: operands must be F32 (got {t.DType})");
+        if (c.Overlaps(a) || c.Overlaps(b)) throw new ArgumentException($"{GemmSpec.Op}: {shape}: c must not overlap a or b");
+        var cost = GemmSpec.Cost(d, alpha, beta);
+        if (acc is CpuAccelerator cpu)
+            cpu.Launch(GemmSpec.Op, GemmCpu.VariantName(variant), shape, cost,
+                () => GemmCpu.Run(cpu, a, b, c, d, transA, transB, alpha, beta, variant));
+        else throw Unsupported(GemmSpec.Op, acc);
+    }
 }

@@ -1,0 +1,372 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace PixelCost.Kernels.Cpu;
+
+/// <summary>
+/// Packs a block of the (possibly virtual) B operand of C = A·B into NR-column slivers. GEMM uses a strided matrix;
+/// convolution gathers im2col columns on the fly, so no im2col buffer ever exists.
+/// </summary>
+internal unsafe interface IPackB
+{
+    /// <summary>
+    /// Rows [k0, k0+kc) and columns [j0, j0+nc) of B into <paramref name="dst"/>: sliver s holds columns
+    /// j0 + s·NR … as dst[s·kc·NR + k·NR + j], zero-padded to NR columns.
+    /// </summary>
+    void Pack(int k0, int kc, int j0, int nc, float* dst);
+}
+
+/// <summary>B(k, j) = p[k·rs + j·cs]: plain (cs = 1) or transposed (rs = 1) row-major storage.</summary>
+internal readonly unsafe struct StridedB(float* p, nint rs, nint cs) : IPackB
+{
+    public void Pack(int k0, int kc, int j0, int nc, float* dst)
+    {
+        const int NR = GemmCore.NR;
+        for (int s = 0; s * NR < nc; s++)
+        {
+            int jb = j0 + s * NR, nr = Math.Min(NR, nc - s * NR);
+            float* d = dst + (nint)s * kc * NR;
+            if (cs == 1 && nr == NR)
+            {
+                // Rows of B are contiguous: two vector copies per k.
+                float* src = p + k0 * rs + jb;
+                for (int k = 0; k < kc; k++, src += rs, d += NR)
+                {
+                    Vector256.Store(Vector256.Load(src), d);
+                    Vector256.Store(Vector256.Load(src + 8), d + 8);
+                }
+            }
+            else if (rs == 1)
+            {
+                // Transposed B (x·Wᵀ, Q·Kᵀ): each column is contiguous in k; read along it, write with stride NR.
+                if (nr < NR) for (int k = 0; k < kc; k++) new Span<float>(d + k * NR + nr, NR - nr).Clear();
+                for (int j = 0; j < nr; j++)
+                {
+                    float* src = p + (jb + j) * cs + k0;
+                    for (int k = 0; k < kc; k++) d[k * NR + j] = src[k];
+                }
+            }
+            else
+            {
+                for (int k = 0; k < kc; k++)
+                {
+                    float* src = p + (k0 + k) * rs + jb * cs;
+                    int j = 0;
+                    for (; j < nr; j++) d[k * NR + j] = src[j * cs];
+                    for (; j < NR; j++) d[k * NR + j] = 0f;
+                }
+            }
+        }
+    }
+}
+
+/// <summary>What the write-back adds on the first K block: C = alpha·AB + beta·C + rowBias[i] + colBias[j].</summary>
+internal readonly unsafe struct Epilogue(float alpha, float beta, float* rowBias, float* colBias)
+{
+    public readonly float Alpha = alpha, Beta = beta;
+    public readonly float* RowBias = rowBias, ColBias = colBias;
+}
+
+/// <summary>
+/// GotoBLAS/BLIS-style fp32 GEMM, C[M,N] (row stride ldc) = A·B with A(i,k) = a[i·rsA + k·csA].
+/// Loop nest (outer → inner): jc over NC columns (B panel, L3) → pc over KC (pack B panel) → ic over MC rows
+/// (pack A block, L2) → jr over NR slivers (B sliver stays in L1) → ir over MR slivers → 6×16 micro-kernel.
+/// Sizes for Zen 3 (L1d 32 KB, L2 512 KB per core, L3 32 MB shared):
+///  - micro-kernel 6×16: 12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers; per k it issues
+///    12 FMAs against 2 vector loads + 6 broadcasts, enough independent chains (12 > 2 pipes × 4-cycle latency);
+///  - KC = 256: the B sliver (KC·NR·4 = 16 KB) plus an A sliver (6 KB) fit L1 together;
+///  - MC ≤ 144: the packed A block (≤ 144 KB) sits in L2 next to the streamed B slivers;
+///  - NC ≤ 3072: a B panel (≤ 3 MB per thread) stays in L3.
+/// KC and MC are balanced (K = 2880 → 12 blocks of 240, not 11 of 256 plus a 64 sliver).
+/// Threads: the output is cut into one contiguous part per thread along N (or M when M is the larger side in tiles),
+/// and each thread runs the whole loop nest on its part with its own packing buffers. With 2 cores there is nothing
+/// to gain from sharing a packed B panel (BLIS's ic-parallel scheme needs a barrier per KC block); the price is that
+/// both threads pack the same A block, which is MC·KC copies per MC·KC·(N/2)·2 FLOPs — under 0.1% at N = 4096.
+/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place.
+/// Edge tiles: panels are zero-padded to MR/NR, the micro-kernel always computes a full tile and a partial tile is
+/// written back from a stack buffer.
+/// No Vector512 micro-kernel yet: the development machine has no AVX-512, so such a path could be neither tested nor
+/// tuned here (it would be a 14×32 or 8×48 tile with KC re-derived for a 48 KB L1); packed callers need Avx2 + Fma.
+/// </summary>
+internal static unsafe class GemmCore
+{
+    public const int MR = 6, NR = 16;
+    // Measured on the Zen 3 (thread CPU time, 2048³, one thread): KC/MC of 256/144, 384/96 and 256/72 within noise
+    // (≈ 86 GFLOP/s each), 512/48 ≈ 5% slower.
+    public const int KCMax = 256, MCMax = 144, NCMax = 3072;
+    // Measured (one thread, thread CPU time): reading A in place lifts conv 1280→1280 @8² (N = 64) from 51% to 77% of
+    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised.
+    public const int DirectMaxN = 512;
+
+    [ThreadStatic] private static float* t_packA, t_packB;
+    [ThreadStatic] private static long t_packALen, t_packBLen;
+
+    private static float* Buffer(ref float* p, ref long len, long floats)
+    {
+        if (len < floats)
+        {
+            if (p != null) NativeMemory.AlignedFree(p);
+            p = (float*)NativeMemory.AlignedAlloc((nuint)(floats * 4), 64);
+            len = floats;
+        }
+        return p;
+    }
+
+    /// <summary>One GEMM problem; <see cref="Run"/> spreads one or many over the threads.</summary>
+    public struct Problem<TB> where TB : struct, IPackB
+    {
+        public int M, N, K;
+        public float* A; public nint RsA, CsA;
+        public TB B;
+        public float* C; public nint Ldc;
+        public Epilogue Epi;
+    }
+
+    /// <summary>Runs <paramref name="count"/> independent problems (a batch), each cut into parts so every thread works.</summary>
+    public static void Run<TB>(CpuAccelerator cpu, int count, Func<int, Problem<TB>> problem) where TB : struct, IPackB
+    {
+        int threads = cpu.Threads;
+        if (threads <= 1) { for (int i = 0; i < count; i++) { var p = problem(i); Serial(ref p, 0, p.M, 0, p.N); } return; }
+        // Enough whole problems to keep every thread busy evenly: one task per problem. Otherwise cut each problem.
+        if (count % threads == 0 || count >= 4 * threads)
+        {
+            cpu.ParallelTasks(count, i => { var p = problem(i); Serial(ref p, 0, p.M, 0, p.N); });
+            return;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            var p = problem(i);
+            int tilesM = (p.M + MR - 1) / MR, tilesN = (p.N + NR - 1) / NR;
+            bool splitN = tilesN >= tilesM || tilesM < threads;
+            int tiles = splitN ? tilesN : tilesM, tile = splitN ? NR : MR;
+            int parts = Math.Min(threads, tiles);
+            cpu.ParallelTasks(parts, t =>
+            {
+                var q = p;
+                int b = (int)((long)tiles * t / parts) * tile, e = (int)Math.Min((long)tiles * (t + 1) / parts * tile, splitN ? q.N : q.M);
+                if (splitN) Serial(ref q, 0, q.M, b, e); else Serial(ref q, b, e, 0, q.N);
+            });
+        }
+    }
+
+    private static int Balanced(int total, int max, int unit)
+    {
+        int blocks = (total + max - 1) / max;
+        int size = (total + blocks - 1) / blocks;
+        return (size + unit - 1) / unit * unit;
+    }
+
+    /// <summary>The loop nest on rows [m0,m1) and columns [n0,n1) of one problem, on the calling thread.</summary>
+    public static void Serial<TB>(ref Problem<TB> p, int m0, int m1, int n0, int n1) where TB : struct, IPackB
+    {
+        int K = p.K;
+        int kcB = Balanced(K, KCMax, 1), mcB = Balanced(m1 - m0, MCMax, MR), ncB = Balanced(n1 - n0, NCMax, NR);
+        float* packA = Buffer(ref t_packA, ref t_packALen, (long)mcB * kcB);
+        float* packB = Buffer(ref t_packB, ref t_packBLen, (long)ncB * kcB);
+        float* tile = stackalloc float[MR * NR];
+        // Narrow outputs (conv at 8², attention-sized N) use each packed A element only 2·N times, so packing A would
+        // cost a sizable fraction of the FLOPs: there the micro-kernel reads A's rows in place (row-major A only).
+        bool direct = p.CsA == 1 && n1 - n0 <= DirectMaxN;
+        for (int jc = n0; jc < n1; jc += ncB)
+        {
+            int nc = Math.Min(ncB, n1 - jc);
+            for (int pc = 0; pc < K; pc += kcB)
+            {
+                int kc = Math.Min(kcB, K - pc);
+                bool first = pc == 0;
+                p.B.Pack(pc, kc, jc, nc, packB);
+                for (int ic = m0; ic < m1; ic += mcB)
+                {
+                    int mc = Math.Min(mcB, m1 - ic);
+                    if (!direct) PackA(p.A, p.RsA, p.CsA, ic, mc, pc, kc, packA);
+                    for (int jr = 0; jr < nc; jr += NR)
+                    {
+                        int nr = Math.Min(NR, nc - jr);
+                        float* bs = packB + (nint)jr * kc;
+                        for (int ir = 0; ir < mc; ir += MR)
+                        {
+                            int mr = Math.Min(MR, mc - ir);
+                            float* cp = p.C + (ic + ir) * p.Ldc + jc + jr;
+                            float* ap = direct ? p.A + (ic + ir) * p.RsA + pc : packA + (nint)ir * kc;
+                            Micro6x16(kc, ap, direct ? p.RsA : 0, bs, cp, p.Ldc, mr, nr, first, p.Epi, ic + ir, jc + jr, tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows [i0, i0+mc), columns [k0, k0+kc) of A into MR-row slivers dst[s·kc·MR + k·MR + i], zero-padded.</summary>
+    private static void PackA(float* a, nint rs, nint cs, int i0, int mc, int k0, int kc, float* dst)
+    {
+        for (int s = 0; s * MR < mc; s++)
+        {
+            int ib = i0 + s * MR, mr = Math.Min(MR, mc - s * MR);
+            float* d = dst + (nint)s * kc * MR;
+            if (cs == 1)
+            {
+                for (int i = 0; i < mr; i++)
+                {
+                    float* src = a + (ib + i) * rs + k0;
+                    for (int k = 0; k < kc; k++) d[k * MR + i] = src[k];
+                }
+                for (int i = mr; i < MR; i++)
+                    for (int k = 0; k < kc; k++) d[k * MR + i] = 0f;
+            }
+            else
+            {
+                for (int k = 0; k < kc; k++)
+                {
+                    float* src = a + (k0 + k) * cs + ib * rs;
+                    int i = 0;
+                    for (; i < mr; i++) d[k * MR + i] = src[i * rs];
+                    for (; i < MR; i++) d[k * MR + i] = 0f;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* dst, Vector256<float> v, bool first, in Epilogue e, float rowBias, float* colBias)
+    {
+        if (e.Alpha != 1f) v *= Vector256.Create(e.Alpha);
+        if (first)
+        {
+            if (e.Beta != 0f) v = Fma.MultiplyAdd(Vector256.Create(e.Beta), Vector256.Load(dst), v);
+            if (e.RowBias != null) v += Vector256.Create(rowBias);
+            if (colBias != null) v += Vector256.Load(colBias);
+        }
+        else v += Vector256.Load(dst);
+        Vector256.Store(v, dst);
+    }
+
+    /// <summary>
+    /// The 6×16 register tile over kc steps of packed slivers, then the write-back (full tiles straight from registers,
+    /// partial tiles through <paramref name="tile"/>). <paramref name="gi"/>, <paramref name="gj"/>: the tile's position
+    /// in C, for the biases.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Micro6x16(int kc, float* a, nint lda, float* b, float* c, nint ldc, int mr, int nr, bool first,
+        in Epilogue e, int gi, int gj, float* tile)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        // The loads of the C tile wait at the end of the kernel; start them now (rows are ldc apart, often in other pages).
+        for (int i = 0; i < MR; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + NR - 1); }
+        int k = 0;
+        if (lda != 0)
+        {
+            // Unpacked A: row i at a + i·lda; rows past the edge re-read the last row (their results are dropped).
+            nint o1 = Math.Min(1, mr - 1) * lda, o2 = Math.Min(2, mr - 1) * lda, o3 = Math.Min(3, mr - 1) * lda,
+                o4 = Math.Min(4, mr - 1) * lda, o5 = Math.Min(5, mr - 1) * lda;
+            for (; k < kc; k++)
+            {
+                var b0 = Avx.LoadAlignedVector256(b);
+                var b1 = Avx.LoadAlignedVector256(b + 8);
+                var av = Avx.BroadcastScalarToVector256(a);
+                c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+                av = Avx.BroadcastScalarToVector256(a + o1);
+                c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+                av = Avx.BroadcastScalarToVector256(a + o2);
+                c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+                av = Avx.BroadcastScalarToVector256(a + o3);
+                c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+                av = Avx.BroadcastScalarToVector256(a + o4);
+                c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+                av = Avx.BroadcastScalarToVector256(a + o5);
+                c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+                a++; b += NR;
+            }
+        }
+        // Two k steps per trip: halves the loop's counter/branch work next to 24 FMAs.
+        else for (; k + 1 < kc; k += 2)
+        {
+            var b0 = Avx.LoadAlignedVector256(b);
+            var b1 = Avx.LoadAlignedVector256(b + 8);
+            var av = Avx.BroadcastScalarToVector256(a);
+            c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+            av = Avx.BroadcastScalarToVector256(a + 1);
+            c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+            av = Avx.BroadcastScalarToVector256(a + 2);
+            c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+            av = Avx.BroadcastScalarToVector256(a + 3);
+            c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+            av = Avx.BroadcastScalarToVector256(a + 4);
+            c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+            av = Avx.BroadcastScalarToVector256(a + 5);
+            c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+
+            b0 = Avx.LoadAlignedVector256(b + 16);
+            b1 = Avx.LoadAlignedVector256(b + 24);
+            av = Avx.BroadcastScalarToVector256(a + 6);
+            c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+            av = Avx.BroadcastScalarToVector256(a + 7);
+            c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+            av = Avx.BroadcastScalarToVector256(a + 8);
+            c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+            av = Avx.BroadcastScalarToVector256(a + 9);
+            c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+            av = Avx.BroadcastScalarToVector256(a + 10);
+            c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+            av = Avx.BroadcastScalarToVector256(a + 11);
+            c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+            a += 2 * MR; b += 2 * NR;
+        }
+        for (; k < kc; k++)
+        {
+            var b0 = Avx.LoadAlignedVector256(b);
+            var b1 = Avx.LoadAlignedVector256(b + 8);
+            var av = Avx.BroadcastScalarToVector256(a);
+            c00 = Fma.MultiplyAdd(av, b0, c00); c01 = Fma.MultiplyAdd(av, b1, c01);
+            av = Avx.BroadcastScalarToVector256(a + 1);
+            c10 = Fma.MultiplyAdd(av, b0, c10); c11 = Fma.MultiplyAdd(av, b1, c11);
+            av = Avx.BroadcastScalarToVector256(a + 2);
+            c20 = Fma.MultiplyAdd(av, b0, c20); c21 = Fma.MultiplyAdd(av, b1, c21);
+            av = Avx.BroadcastScalarToVector256(a + 3);
+            c30 = Fma.MultiplyAdd(av, b0, c30); c31 = Fma.MultiplyAdd(av, b1, c31);
+            av = Avx.BroadcastScalarToVector256(a + 4);
+            c40 = Fma.MultiplyAdd(av, b0, c40); c41 = Fma.MultiplyAdd(av, b1, c41);
+            av = Avx.BroadcastScalarToVector256(a + 5);
+            c50 = Fma.MultiplyAdd(av, b0, c50); c51 = Fma.MultiplyAdd(av, b1, c51);
+            a += MR; b += NR;
+        }
+        float* cb = e.ColBias != null ? e.ColBias + gj : null;
+        float* rb = e.RowBias != null ? e.RowBias + gi : null;
+        if (mr == MR && nr == NR)
+        {
+            Put(c, c00, first, e, rb != null ? rb[0] : 0f, cb); Put(c + 8, c01, first, e, rb != null ? rb[0] : 0f, cb == null ? null : cb + 8); c += ldc;
+            Put(c, c10, first, e, rb != null ? rb[1] : 0f, cb); Put(c + 8, c11, first, e, rb != null ? rb[1] : 0f, cb == null ? null : cb + 8); c += ldc;
+            Put(c, c20, first, e, rb != null ? rb[2] : 0f, cb); Put(c + 8, c21, first, e, rb != null ? rb[2] : 0f, cb == null ? null : cb + 8); c += ldc;
+            Put(c, c30, first, e, rb != null ? rb[3] : 0f, cb); Put(c + 8, c31, first, e, rb != null ? rb[3] : 0f, cb == null ? null : cb + 8); c += ldc;
+            Put(c, c40, first, e, rb != null ? rb[4] : 0f, cb); Put(c + 8, c41, first, e, rb != null ? rb[4] : 0f, cb == null ? null : cb + 8); c += ldc;
+            Put(c, c50, first, e, rb != null ? rb[5] : 0f, cb); Put(c + 8, c51, first, e, rb != null ? rb[5] : 0f, cb == null ? null : cb + 8);
+            return;
+        }
+        Vector256.Store(c00, tile); Vector256.Store(c01, tile + 8);
+        Vector256.Store(c10, tile + 16); Vector256.Store(c11, tile + 24);
+        Vector256.Store(c20, tile + 32); Vector256.Store(c21, tile + 40);
+        Vector256.Store(c30, tile + 48); Vector256.Store(c31, tile + 56);
+        Vector256.Store(c40, tile + 64); Vector256.Store(c41, tile + 72);
+        Vector256.Store(c50, tile + 80); Vector256.Store(c51, tile + 88);
+        for (int i = 0; i < mr; i++)
+        {
+            float* ci = c + i * ldc;
+            for (int j = 0; j < nr; j++)
+            {
+                float v = tile[i * NR + j];
+                if (e.Alpha != 1f) v *= e.Alpha;
+                if (first)
+                {
+                    // beta = 0 never reads C (BLAS): NaN/garbage in C must not leak.
+                    if (e.Beta != 0f) v = MathF.FusedMultiplyAdd(e.Beta, ci[j], v);
+                    if (rb != null) v += rb[i];
+                    if (cb != null) v += cb[j];
+                }
+                else v += ci[j];
+                ci[j] = v;
+            }
+        }
+    }
+}

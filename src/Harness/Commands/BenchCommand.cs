@@ -307,7 +307,12 @@ internal static class KernelBench
         {
             blasProblem = OpenBlas.Unavailable;
             if (blasProblem != null) Note($"OpenBLAS unavailable ({blasProblem}); no baseline rows.");
-            else if (OpenBlas.CoreTypeWarning() is { } warn) Note(warn);
+            else
+            {
+                if (OpenBlas.CoreTypeWarning() is { } warn) Note(warn);
+                // Same thread count as ours, or the comparison is not like for like.
+                if (!OpenBlas.SetThreads(o.Threads)) Note($"OpenBLAS: could not set its thread count to {o.Threads}; it uses its own default.");
+            }
         }
 
         if (!o.Json) stderr.WriteLine($"measuring peak FMA rate and triad bandwidth on {o.Threads} thread(s)…");

@@ -74,6 +74,18 @@ public class CoreTests
     }
 
     [Fact]
+    public void VectorPathFollowsHardwareUnlessForced()
+    {
+        using var auto = new CpuAccelerator(1);
+        Assert.Equal(Math.Max(256, CpuAccelerator.SimdWidthBits), auto.VectorBits);
+        using var wide = new CpuAccelerator(1, 512);
+        Assert.True(wide.UseVector512);
+        Assert.Equal(!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, wide.IsVectorPathEmulated);
+        Assert.Contains("512-bit", wide.Name);
+        Assert.Contains("SIMD width", Assert.Throws<ArgumentOutOfRangeException>(() => new CpuAccelerator(1, 384)).Message);
+    }
+
+    [Fact]
     public void LeadingZeroDimensionIsAShapeNotADType()
     {
         using var cpu = new CpuAccelerator(1);

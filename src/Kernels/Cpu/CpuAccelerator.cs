@@ -13,14 +13,32 @@ public sealed unsafe class CpuAccelerator : IAccelerator
     private readonly ParallelOptions _parallel;
 
     /// <param name="threads">Worker threads; 0 means one per logical processor.</param>
-    public CpuAccelerator(int threads = 0)
+    /// <param name="vectorBits">
+    /// Which SIMD path kernels take: 0 = the widest the hardware runs natively (<see cref="SimdWidthBits"/>); 256 or 512
+    /// force that path. A forced path the hardware lacks still runs — .NET executes Vector256/Vector512 operations in
+    /// software there — correct but slow: that is how the 512-bit kernels are tested on AVX2-only machines, and how a
+    /// benchmark compares the two paths on an AVX-512 machine.
+    /// </param>
+    public CpuAccelerator(int threads = 0, int vectorBits = 0)
     {
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be ≥ 1 (or 0 for all cores)");
+        if (vectorBits is not (0 or 256 or 512))
+            throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "SIMD width must be 256 or 512 bits (or 0 for the hardware's widest)");
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
+        VectorBits = vectorBits == 0 ? Math.Max(256, SimdWidthBits) : vectorBits;
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
     }
 
-    public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {SimdWidthBits}-bit SIMD)";
+    public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {VectorBits}-bit SIMD{(IsVectorPathEmulated ? ", emulated in software" : "")})";
+
+    /// <summary>The SIMD path this accelerator's kernels take: 256 or 512.</summary>
+    public int VectorBits { get; }
+
+    /// <summary>Kernels take their Vector512 path.</summary>
+    public bool UseVector512 => VectorBits >= 512;
+
+    /// <summary>True when the chosen path is wider than the hardware runs natively (tests only; slow).</summary>
+    public bool IsVectorPathEmulated => VectorBits > SimdWidthBits;
     public AcceleratorKind Kind => AcceleratorKind.Cpu;
     public Ledger Ledger { get; } = new();
     public int Threads { get; }

@@ -7,6 +7,22 @@ public static class Cli
     public static bool IsUserError(Exception e) => e is ArgumentException or IOException or UnauthorizedAccessException
         or OutOfMemoryException or NotSupportedException or InvalidDataException or OverflowException or CliException;
 
+    /// <summary>The `--simd` option shared by the commands that run kernels.</summary>
+    public static System.CommandLine.Option<string> SimdOption() => new("--simd")
+    {
+        Description = "SIMD path of the CPU kernels: auto (the hardware's widest), 256 or 512. A path wider than the hardware runs emulated in software (slow; for checking, not timing).",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>"auto" → 0, "256"/"512" → that width; anything else is a CliException naming the option.</summary>
+    public static int ParseSimd(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => 0,
+        "256" => 256,
+        "512" => 512,
+        _ => throw new CliException($"--simd must be auto, 256 or 512 (got '{value}')"),
+    };
+
     /// <summary>Writes an error line and returns the exit code to use.</summary>
     public static int Fail(string message, int code = 1)
     {

@@ -50,6 +50,10 @@ public class BenchCommandTests
         AssertOneLineError(Run("bench", "kernels", "--filter", "gemm openblas*"), "matches no benchmark");
 
     [Fact]
+    public void UnknownSimdWidthIsRejected() =>
+        AssertOneLineError(Run("bench", "kernels", "--simd", "1024"), "--simd must be auto, 256 or 512");
+
+    [Fact]
     public void UnknownBaselineIsRejected() =>
         AssertOneLineError(Run("bench", "kernels", "--baseline", "mkl"), "openblas");
 

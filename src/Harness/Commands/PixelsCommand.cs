@@ -19,7 +19,7 @@ namespace PixelCost.Harness.Commands;
 public static class PixelsCommand
 {
     private sealed record Settings(int Width, int Height, string Out, ulong Seed, int Threads, bool Json, int Scale, int Cell,
-        double MinSeconds);
+        double MinSeconds, string Simd);
 
     public static Command Create() => Build(Console.Out, Console.Error);
 
@@ -48,13 +48,14 @@ public static class PixelsCommand
         var scale = new Option<int>("--scale") { Description = "Smooth noise: pixels per lattice cell", DefaultValueFactory = _ => 64 };
         var cell = new Option<int>("--cell") { Description = "Checkerboard: cell size in pixels", DefaultValueFactory = _ => 64 };
         var minSeconds = new Option<double>("--min-seconds") { Description = "Timed work per launch kind (median over repeats)", DefaultValueFactory = _ => 1.0 };
+        var simd = Cli.SimdOption();
 
         var cmd = new Command("pixels", "Random noise, smooth noise, gradient and checkerboard images: counted FLOPs, time, bandwidth, energy, PNGs.");
-        foreach (var o in new Option[] { width, height, output, seed, threads, json, scale, cell, minSeconds }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { width, height, output, seed, threads, json, scale, cell, minSeconds, simd }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var s = new Settings(pr.GetValue(width), pr.GetValue(height), pr.GetValue(output)!, pr.GetValue(seed), pr.GetValue(threads),
-                pr.GetValue(json), pr.GetValue(scale), pr.GetValue(cell), pr.GetValue(minSeconds));
+                pr.GetValue(json), pr.GetValue(scale), pr.GetValue(cell), pr.GetValue(minSeconds), pr.GetValue(simd)!);
             try
             {
                 return Execute(s, stdout, stderr);
@@ -89,6 +90,7 @@ public static class PixelsCommand
         if (s.Scale <= 0) return Fail(stderr, $"--scale must be ≥ 1 pixel per lattice cell (got {s.Scale})");
         if (s.Cell <= 0) return Fail(stderr, $"--cell must be ≥ 1 pixel (got {s.Cell})");
         if (!(s.MinSeconds >= 0) || s.MinSeconds > 3600) return Fail(stderr, $"--min-seconds must be between 0 and 3600 (got {s.MinSeconds})");
+        int vectorBits = Cli.ParseSimd(s.Simd);
 
         long values = (long)s.Width * s.Height * 3;
         long floatBytes = values * 4;
@@ -104,7 +106,9 @@ public static class PixelsCommand
         string dir = Path.GetFullPath(s.Out);
         if (ProbeWritable(dir) is { } why) return Fail(stderr, $"--out '{s.Out}': {why}");
 
-        using var acc = new CpuAccelerator(s.Threads);
+        using var acc = new CpuAccelerator(s.Threads, vectorBits);
+        if (acc.IsVectorPathEmulated)
+            stderr.WriteLine($"pixelcost: note: --simd {acc.VectorBits}: this CPU has no native {acc.VectorBits}-bit SIMD; kernels run emulated in software (slow; times are not hardware figures).");
         var (meter, meterNote) = CpuMeter();
         var w = s.Width; var h = s.Height;
         using var img = acc.Allocate(DType.F32, h, w, 3);

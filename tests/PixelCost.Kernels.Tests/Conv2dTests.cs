@@ -40,13 +40,58 @@ public class Conv2dTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesReference(int n, int cin, int cout, int h, int w, int k, int stride, int pad)
+    public void MatchesReference(int n, int cin, int cout, int h, int w, int k, int stride, int pad) =>
+        Check(n, cin, cout, h, w, k, stride, pad, 0);
+
+    // The 512-bit path (12×32 Vector512 kernel, 32-wide im2col slivers; emulated here): the same cases plus output
+    // widths/channel counts around the 32-column sliver and the 12-row tile, and K = Cin·9 > KC = 128. Same tolerance.
+    public static IEnumerable<object[]> Cases512()
+    {
+        foreach (var c in Cases()) yield return c;
+        yield return new object[] { 1, 3, 12, 8, 32, 3, 1, 1 };    // Wo = 32: one full sliver per output row
+        yield return new object[] { 1, 5, 13, 7, 33, 3, 1, 1 };    // Wo = 33, Cout = 13
+        yield return new object[] { 1, 3, 25, 9, 31, 3, 1, 1 };    // Wo = 31, Cout = 25
+        yield return new object[] { 2, 15, 11, 9, 65, 3, 2, 1 };   // stride 2, Wo = 33, K = 135 > KC
+        yield return new object[] { 1, 17, 24, 6, 64, 1, 1, 0 };   // 1×1 gemm path, P = 384
+        yield return new object[] { 1, 33, 7, 5, 17, 3, 1, 1 };    // K = 297: three K blocks
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases512))]
+    public void Vector512MatchesReference(int n, int cin, int cout, int h, int w, int k, int stride, int pad) =>
+        Check(n, cin, cout, h, w, k, stride, pad, 512);
+
+    [Theory]
+    [InlineData(1, 7, 13, 11, 35, 3, 1, 1)]
+    [InlineData(1, 16, 25, 18, 18, 3, 2, 1)]
+    [InlineData(2, 9, 12, 8, 8, 1, 1, 0)]
+    public void Vector256And512PathsAgree(int n, int cin, int cout, int h, int w, int k, int stride, int pad)
+    {
+        int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+        var xv = TestData.Uniform(n * cin * h * w, 8); var wv = TestData.Uniform(cout * cin * k * k, 9); var bv = TestData.Uniform(cout, 10);
+        var outs = new List<float[]>();
+        foreach (int bits in new[] { 256, 512 })
+        {
+            using var cpu = new CpuAccelerator(2, bits);
+            using var x = cpu.FromArray(xv, n, cin, h, w);
+            using var wt = cpu.FromArray(wv, cout, cin, k, k);
+            using var b = cpu.FromArray(bv, cout);
+            using var y = cpu.Allocate(n, cout, ho, wo);
+            KOps.Conv2d(cpu, x, wt, b, y, stride, pad);
+            Assert.Equal(bits == 512 ? "cpu.v2-implicit-gemm-v512" : "cpu.v2-implicit-gemm", Assert.Single(cpu.Ledger.Entries).Variant);
+            outs.Add(y.ToArray());
+        }
+        // Each within DotAtol(Cin·k²) of the exact result, so within twice that of each other.
+        Close.All(outs[0], outs[1], 2 * TestData.DotAtol(cin * k * k), 0, new[] { n, cout, ho, wo }, $"conv2d 256 vs 512 {cin}->{cout} k{k} s{stride}");
+    }
+
+    private static void Check(int n, int cin, int cout, int h, int w, int k, int stride, int pad, int vectorBits)
     {
         int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
         foreach (bool hasBias in new[] { false, true })
             foreach (int threads in new[] { 1, 2 })
             {
-                using var cpu = new CpuAccelerator(threads);
+                using var cpu = new CpuAccelerator(threads, vectorBits);
                 var xv = TestData.Uniform(n * cin * h * w, 1); var wv = TestData.Uniform(cout * cin * k * k, 2); var bv = TestData.Uniform(cout, 3);
                 using var x = cpu.FromArray(xv, n, cin, h, w);
                 using var wt = cpu.FromArray(wv, cout, cin, k, k);
@@ -59,7 +104,7 @@ public class Conv2dTests
                 Conv2dReference.Conv2d<F64>(TestData.ToF64(xv), TestData.ToF64(wv), hasBias ? TestData.ToF64(bv) : [], expected, d);
                 // A dot product of Cin·k² terms (TestData.DotAtol), plus one rounding for the bias.
                 Close.All(TestData.ToFloat(expected), y.ToArray(), TestData.DotAtol(cin * k * k), 0, yS,
-                    $"conv2d {n}x{cin}x{h}x{w} -> {cout} k{k} s{stride} p{pad} bias {hasBias} t{threads}");
+                    $"conv2d v{cpu.VectorBits} {n}x{cin}x{h}x{w} -> {cout} k{k} s{stride} p{pad} bias {hasBias} t{threads}");
             }
     }
 

@@ -13,10 +13,10 @@ public class GemmTests
 
     /// <summary>Runs Ops.Gemm and the fp64 reference on the same inputs and compares.</summary>
     private static void Check(int threads, int batch, int M, int N, int K, bool transA, bool transB, float alpha, float beta,
-        bool aBatched = false, bool bBatched = false, bool nanInC = false, int variant = 0)
+        bool aBatched = false, bool bBatched = false, bool nanInC = false, int variant = 0, int vectorBits = 0)
     {
         bool cBatched = aBatched || bBatched || batch > 1;
-        using var cpu = new CpuAccelerator(threads);
+        using var cpu = new CpuAccelerator(threads, vectorBits);
         int[] aS = transA ? Shape(aBatched, batch, K, M) : Shape(aBatched, batch, M, K);
         int[] bS = transB ? Shape(bBatched, batch, N, K) : Shape(bBatched, batch, K, N);
         int[] cS = Shape(cBatched, batch, M, N);
@@ -35,7 +35,113 @@ public class GemmTests
         // Dot-product bound (TestData.DotAtol) scaled by |alpha|, plus the |beta·c| ≤ 0.5|beta| term's rounding.
         double atol = TestData.DotAtol(K, Math.Abs(alpha)) + Math.Abs(beta) * 0.5 * Math.Pow(2, -23);
         Close.All(TestData.ToFloat(expected), c.ToArray(), atol, 0, cS,
-            $"gemm t{threads} batch {batch} M{M} N{N} K{K} tA{transA} tB{transB} α{alpha} β{beta}");
+            $"gemm v{cpu.VectorBits} t{threads} batch {batch} M{M} N{N} K{K} tA{transA} tB{transB} α{alpha} β{beta}");
+        if (variant != 1) Assert.EndsWith(cpu.UseVector512 ? "-v512" : "-packed", cpu.Ledger.Entries[^1].Variant);
+    }
+
+    // ---- The 512-bit path (12×32 Vector512 micro-kernel), forced: emulated in software on AVX2-only machines, so the
+    // sizes stay small but cover every MR = 12 and NR = 32 tail, both K blocks (KC = 128) and the 16-lane halves. The
+    // tolerances are the 256-bit tests' (Check): the bound is on any fp32 summation order of K products, which both
+    // kernels are.
+
+    public static IEnumerable<object[]> Sizes512()
+    {
+        int[] mn = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 23, 24, 25, 31, 32, 33, 65];
+        int[] ks = [1, 2, 3, 5, 8, 13, 16, 17, 31, 32, 33, 65, 129];
+        int i = 0;
+        foreach (int m in mn)
+            foreach (int n in mn)
+                yield return [m, n, ks[i++ % ks.Length]];
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes512))]
+    public void Vector512SmallSizesAllTransposes(int M, int N, int K)
+    {
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                Check(2, 1, M, N, K, ta, tb, 1f, 0f, vectorBits: 512);
+    }
+
+    [Fact]
+    public void Vector512EveryKUpTo33()
+    {
+        for (int k = 1; k <= 33; k++) Check(1, 1, 13, 33, k, false, false, 1f, 0f, vectorBits: 512);
+    }
+
+    // K > KC (128: several K blocks), M > MC (384), N > NC (3072), with alpha/beta; 1–3 threads (uneven splits, split on M and N).
+    [Theory]
+    [InlineData(1, 30, 40, 300, 1f, 0f)]
+    [InlineData(2, 37, 70, 260, 0.5f, 2f)]
+    [InlineData(3, 50, 20, 129, -1f, 1f)]
+    [InlineData(2, 400, 9, 7, 1f, 0f)]
+    [InlineData(2, 5, 3100, 6, 2f, -0.5f)]
+    [InlineData(3, 100, 65, 33, 1f, 1f)]
+    public void Vector512CrossesCacheBlocks(int threads, int M, int N, int K, float alpha, float beta)
+    {
+        Check(threads, 1, M, N, K, false, false, alpha, beta, vectorBits: 512);
+        Check(threads, 1, M, N, K, true, true, alpha, beta, vectorBits: 512);
+    }
+
+    [Theory]
+    [InlineData(1f, 0f)]
+    [InlineData(2f, 0f)]
+    [InlineData(1f, 1f)]
+    [InlineData(-0.5f, 3f)]
+    [InlineData(0f, 1f)]
+    public void Vector512AlphaBeta(float alpha, float beta)
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 19, 5), (12, 32, 9), (33, 65, 31), (24, 64, 17) })
+        {
+            Check(2, 1, m, n, k, false, false, alpha, beta, vectorBits: 512);
+            Check(2, 1, m, n, k, true, true, alpha, beta, vectorBits: 512);
+        }
+    }
+
+    [Fact]
+    public void Vector512BetaZeroIgnoresNaNInC()
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (12, 32, 3), (5, 17, 140), (33, 65, 31) })
+            Check(2, 1, m, n, k, false, true, 3f, 0f, nanInC: true, vectorBits: 512);
+    }
+
+    [Theory]
+    [InlineData(3, true, true)]
+    [InlineData(3, true, false)]
+    [InlineData(5, false, true)]
+    [InlineData(2, false, false)]
+    [InlineData(8, true, true)]
+    public void Vector512BatchedWithBroadcast(int batch, bool aBatched, bool bBatched)
+    {
+        foreach (var (m, n, k) in new[] { (7, 19, 5), (13, 33, 20) })
+            foreach (bool tb in new[] { false, true })
+                foreach (int threads in new[] { 1, 2 })
+                    Check(threads, batch, m, n, k, !tb, tb, 1.5f, 0.5f, aBatched, bBatched, vectorBits: 512);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, false, false)]
+    [InlineData(13, 33, 17, false, true)]
+    [InlineData(25, 31, 300, true, false)]
+    [InlineData(65, 17, 129, true, true)]
+    public void Vector256And512PathsAgree(int M, int N, int K, bool ta, bool tb)
+    {
+        int[] aS = ta ? [K, M] : [M, K], bS = tb ? [N, K] : [K, N];
+        var av = TestData.Uniform(M * K, 21); var bv = TestData.Uniform(K * N, 22); var cv = TestData.Uniform(M * N, 23);
+        var outs = new List<float[]>();
+        foreach (int bits in new[] { 256, 512 })
+        {
+            using var cpu = new CpuAccelerator(2, bits);
+            using var a = cpu.FromArray(av, aS);
+            using var b = cpu.FromArray(bv, bS);
+            using var c = cpu.FromArray(cv, M, N);
+            KOps.Gemm(cpu, a, b, c, ta, tb, 0.75f, -1f);
+            Assert.Equal(bits == 512 ? "cpu.v2-packed-v512" : "cpu.v2-packed", Assert.Single(cpu.Ledger.Entries).Variant);
+            outs.Add(c.ToArray());
+        }
+        // Both are within DotAtol of the exact result (scaled by alpha, plus beta·c's rounding), so within twice that of each other.
+        double atol = 2 * (TestData.DotAtol(K, 0.75) + 0.5 * Math.Pow(2, -23));
+        Close.All(outs[0], outs[1], atol, 0, new[] { M, N }, $"gemm 256 vs 512 M{M} N{N} K{K}");
     }
 
     public static IEnumerable<object[]> SmallSizes()

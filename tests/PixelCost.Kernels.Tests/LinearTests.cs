@@ -20,12 +20,42 @@ public class LinearTests
 
     [Theory]
     [MemberData(nameof(Sizes))]
-    public void MatchesReference(int rows, int K, int N)
+    public void MatchesReference(int rows, int K, int N) => Check(rows, K, N, 0);
+
+    // The 512-bit path (12×32 Vector512 kernel, emulated here): same sizes (they cover the 12-row and 32-column tails,
+    // K > KC = 128 and N > NC), same tolerance — the bound holds for any summation order.
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Vector512MatchesReference(int rows, int K, int N) => Check(rows, K, N, 512);
+
+    [Theory]
+    [InlineData(13, 33, 65)]
+    [InlineData(64, 160, 31)]
+    public void Vector256And512PathsAgree(int rows, int K, int N)
+    {
+        var xv = TestData.Uniform(rows * K, 5); var wv = TestData.Uniform(N * K, 6); var bv = TestData.Uniform(N, 7);
+        var outs = new List<float[]>();
+        foreach (int bits in new[] { 256, 512 })
+        {
+            using var cpu = new CpuAccelerator(2, bits);
+            using var x = cpu.FromArray(xv, rows, K);
+            using var w = cpu.FromArray(wv, N, K);
+            using var b = cpu.FromArray(bv, N);
+            using var y = cpu.Allocate(rows, N);
+            KOps.Linear(cpu, x, w, b, y);
+            Assert.Equal(bits == 512 ? "cpu.v2-packed-v512" : "cpu.v2-packed", Assert.Single(cpu.Ledger.Entries).Variant);
+            outs.Add(y.ToArray());
+        }
+        // Each within DotAtol(K) of the exact result, so within twice that of each other.
+        Close.All(outs[0], outs[1], 2 * TestData.DotAtol(K), 0, new[] { rows, N }, $"linear 256 vs 512 {rows}x{K}->{N}");
+    }
+
+    private static void Check(int rows, int K, int N, int vectorBits)
     {
         foreach (bool bias in new[] { false, true })
             foreach (int threads in new[] { 1, 2 })
             {
-                using var cpu = new CpuAccelerator(threads);
+                using var cpu = new CpuAccelerator(threads, vectorBits);
                 // x as [2, rows, K] when rows is even, to cover the leading-dims flattening.
                 int[] xS = rows % 2 == 0 ? [2, rows / 2, K] : [rows, K];
                 int[] yS = rows % 2 == 0 ? [2, rows / 2, N] : [rows, N];
@@ -39,7 +69,7 @@ public class LinearTests
                 var expected = new F64[rows * N];
                 LinearReference.Linear<F64>(TestData.ToF64(xv), TestData.ToF64(wv), bias ? TestData.ToF64(bv) : [], expected, d);
                 // Dot-product bound of K terms (TestData.DotAtol); the bias add adds one rounding of a value ≤ K/4 + 0.5.
-                Close.All(TestData.ToFloat(expected), y.ToArray(), TestData.DotAtol(K), 0, new[] { rows, N }, $"linear {rows}x{K}->{N} bias {bias} t{threads}");
+                Close.All(TestData.ToFloat(expected), y.ToArray(), TestData.DotAtol(K), 0, new[] { rows, N }, $"linear v{cpu.VectorBits} {rows}x{K}->{N} bias {bias} t{threads}");
             }
     }
 

@@ -19,7 +19,7 @@ public static partial class Ops
             throw new ArgumentException($"{Conv2dSpec.Op}: {shape}: y must not overlap x, w or bias");
         var cost = Conv2dSpec.Cost(d);
         if (acc is CpuAccelerator cpu)
-            cpu.Launch(Conv2dSpec.Op, Conv2dCpu.VariantName(variant), shape, cost, () => Conv2dCpu.Run(cpu, x, w, bias, y, d, variant));
+            cpu.Launch(Conv2dSpec.Op, Conv2dCpu.VariantName(cpu, variant), shape, cost, () => Conv2dCpu.Run(cpu, x, w, bias, y, d, variant));
         else throw Unsupported(Conv2dSpec.Op, acc);
     }
 }

@@ -11,7 +11,8 @@ namespace PixelCost.Kernels.Ops;
 ///  v1-scalar: the reference over F32 (fallback without AVX2/FMA);
 ///  v2-implicit-gemm: y[n] = W[Cout, Cin·kh·kw] · im2col(x[n])[Cin·kh·kw, Ho·Wo] on the packed gemm core, where the
 ///    B-panel packer gathers the im2col columns straight from x (zero for padded taps); a 1×1 stride-1 unpadded conv is
-///    a plain gemm on x[n] viewed as [Cin, H·W].
+///    a plain gemm on x[n] viewed as [Cin, H·W]; with the accelerator's 512-bit path (-v512) the core runs its 12×32
+///    Vector512 micro-kernel and the packer fills 32-wide slivers (its 8-column gathers stay 256-bit: see Im2ColB).
 /// Why implicit GEMM: it puts all the arithmetic in the same 6×16 FMA micro-kernel as gemm (≈ its efficiency at
 /// K = Cin·9 ≥ 2880), the packer has to copy B into slivers anyway so gathering costs little extra, and nothing the
 /// size of im2col is allocated (320 channels × 9 × 64² × 4 B = 47 MB at SD's first level; it would not stay in L3).
@@ -19,7 +20,8 @@ namespace PixelCost.Kernels.Ops;
 /// </summary>
 internal static unsafe class Conv2dCpu
 {
-    public static string VariantName(int variant) => GemmCpu.Resolve(variant) == 1 ? "cpu.v1-scalar" : "cpu.v2-implicit-gemm";
+    public static string VariantName(CpuAccelerator cpu, int variant) =>
+        GemmCpu.Resolve(variant) == 1 ? "cpu.v1-scalar" : cpu.UseVector512 ? "cpu.v2-implicit-gemm-v512" : "cpu.v2-implicit-gemm";
 
     public static void Run(CpuAccelerator cpu, Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dDims d, int variant)
     {
@@ -64,13 +66,14 @@ internal static unsafe class Conv2dCpu
 
 /// <summary>
 /// The im2col matrix of one image, never materialised: B(kk, p) with kk = (ci, ky, kx) and p = (oy, ox) is
-/// x[ci, oy·s + ky − pad, ox·s + kx − pad], or 0 in the padding.
+/// x[ci, oy·s + ky − pad, ox·s + kx − pad], or 0 in the padding. Works for any sliver width NR that is a multiple of 8;
+/// it stays on AVX2 (masked loads, gathers) for both kernels: AVX-512 machines have AVX2, and packing is a small part
+/// of the time.
 /// </summary>
 internal readonly unsafe struct Im2ColB(float* x, Conv2dDims d) : IPackB
 {
-    public void Pack(int k0, int kc, int j0, int nc, float* dst)
+    public void Pack(int k0, int kc, int j0, int nc, int NR, float* dst)
     {
-        const int NR = GemmCore.NR;
         int H = d.H, W = d.W, Wo = d.Wo, s = d.Stride, pad = d.Padding, kh = d.Kh, kw = d.Kw;
         int ci0 = k0 / (kh * kw), r0 = k0 % (kh * kw), ky0 = r0 / kw, kx0 = r0 % kw;
         for (int sl = 0; sl * NR < nc; sl++)

@@ -20,7 +20,7 @@ public static partial class Ops
         if (c.Overlaps(a) || c.Overlaps(b)) throw new ArgumentException($"{GemmSpec.Op}: {shape}: c must not overlap a or b");
         var cost = GemmSpec.Cost(d, alpha, beta);
         if (acc is CpuAccelerator cpu)
-            cpu.Launch(GemmSpec.Op, GemmCpu.VariantName(variant), shape, cost,
+            cpu.Launch(GemmSpec.Op, GemmCpu.VariantName(cpu, variant), shape, cost,
                 () => GemmCpu.Run(cpu, a, b, c, d, transA, transB, alpha, beta, variant));
         else throw Unsupported(GemmSpec.Op, acc);
     }

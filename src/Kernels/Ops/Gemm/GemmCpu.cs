@@ -7,16 +7,17 @@ namespace PixelCost.Kernels.Ops;
 /// <summary>
 /// CPU gemm variants:
 ///  v1-scalar: the reference over F32 (the fallback where AVX2/FMA is missing);
-///  v2-packed: GotoBLAS/BLIS packed panels + 6×16 Vector256 FMA micro-kernel, threads split N or M (see GemmCore).
+///  v2-packed: GotoBLAS/BLIS packed panels + 6×16 Vector256 FMA micro-kernel, threads split N or M (see GemmCore);
+///  v2-packed-v512: the same loop nest with the 12×32 Vector512 micro-kernel, when the accelerator takes the 512-bit path.
 /// </summary>
 internal static unsafe class GemmCpu
 {
     public static bool PackedSupported => Fma.IsSupported && Avx2.IsSupported;
 
-    public static string VariantName(int variant) => Resolve(variant) switch
+    public static string VariantName(CpuAccelerator cpu, int variant) => Resolve(variant) switch
     {
         1 => "cpu.v1-scalar",
-        _ => "cpu.v2-packed",
+        _ => cpu.UseVector512 ? "cpu.v2-packed-v512" : "cpu.v2-packed",
     };
 
     public static int Resolve(int variant) => variant switch

@@ -18,7 +18,7 @@ public static partial class Ops
             throw new ArgumentException($"{LinearSpec.Op}: {shape}: y must not overlap x, w or bias");
         var cost = LinearSpec.Cost(d);
         if (acc is CpuAccelerator cpu)
-            cpu.Launch(LinearSpec.Op, GemmCpu.VariantName(variant), shape, cost, () => GemmCpu.Linear(cpu, x, w, bias, y, d, variant));
+            cpu.Launch(LinearSpec.Op, GemmCpu.VariantName(cpu, variant), shape, cost, () => GemmCpu.Linear(cpu, x, w, bias, y, d, variant));
         else throw Unsupported(LinearSpec.Op, acc);
     }
 }

@@ -37,8 +37,17 @@ public sealed unsafe class CpuAccelerator : IAccelerator
     /// <summary>Kernels take their Vector512 path.</summary>
     public bool UseVector512 => VectorBits >= 512;
 
-    /// <summary>True when the chosen path is wider than the hardware runs natively (tests only; slow).</summary>
-    public bool IsVectorPathEmulated => VectorBits > SimdWidthBits;
+    /// <summary>True when the chosen path is wider than the hardware has (tests only; slow).</summary>
+    /// <remarks>
+    /// Not simply VectorBits &gt; SimdWidthBits: .NET reports Vector512 as not accelerated on CPUs that clock down under
+    /// AVX-512 (Skylake-X, Cascade Lake), so the default path there is 256 bits, yet a forced 512 runs natively.
+    /// </remarks>
+    public bool IsVectorPathEmulated => VectorBits switch
+    {
+        512 => !(Vector512.IsHardwareAccelerated || System.Runtime.Intrinsics.X86.Avx512F.IsSupported),
+        256 => !Vector256.IsHardwareAccelerated,
+        _ => false,
+    };
     public AcceleratorKind Kind => AcceleratorKind.Cpu;
     public Ledger Ledger { get; } = new();
     public int Threads { get; }

@@ -10,6 +10,12 @@ namespace PixelCost.Kernels.Tests;
 public class ElementwiseTests
 {
     private static readonly CpuAccelerator Cpu = new();
+    // The 512-bit path forced: on AVX2-only machines .NET runs its Vector512 operations in software (slow but real).
+    private static readonly CpuAccelerator Cpu512 = new(2, 512);
+
+    /// <summary>Every tail length of both widths (n mod 16 = 0..15 twice over) plus odd and multi-chunk sizes.</summary>
+    public static IEnumerable<object[]> Lengths512() =>
+        Enumerable.Range(1, 33).Concat([47, 1000, 40_000]).Select(n => new object[] { n });
 
     public static IEnumerable<object[]> Lengths() =>
         Enumerable.Range(1, 17).Concat([31, 33, 1000, 40_000]).Select(n => new object[] { n });
@@ -19,37 +25,39 @@ public class ElementwiseTests
     private static float[] Sweep(float lo, float hi, int n) =>
         Enumerable.Range(0, n).Select(i => lo + (hi - lo) * i / (n - 1f)).ToArray();
 
-    private static unsafe float[] Apply<TF>(float[] x) where TF : struct, IVectorFunc
+    private static unsafe float[] Apply<TF>(float[] x, bool wide = false) where TF : struct, IVectorFunc
     {
         var y = new float[x.Length];
-        fixed (float* px = x, py = y) SimdMath.Apply<TF>(px, py, x.Length);
+        fixed (float* px = x, py = y) SimdMath.Apply<TF>(px, py, x.Length, wide);
         return y;
     }
 
-    [Fact]
-    public void ExpIsWithinTwoUlpOverItsRange()
+    // The approximation-error tests run for both widths (wide = the 512-bit code, emulated here): same bounds, since
+    // the same operations run per lane.
+    [Theory, InlineData(false), InlineData(true)]
+    public void ExpIsWithinTwoUlpOverItsRange(bool wide)
     {
         var x = Sweep(-87.3f, 88.72f, 1_000_003);
-        var y = Apply<ExpFunc>(x);
+        var y = Apply<ExpFunc>(x, wide);
         double worst = 0;
         for (int i = 0; i < x.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - Math.Exp(x[i])) / Math.Exp(x[i]));
         // Degree-7 Taylor on |r| ≤ ln2/2 truncates at 5e-9; the rest is fp32 rounding in Horner and the range reduction.
         Assert.True(worst < 2.4e-7, $"max relative error {worst:G3}");
         // Subnormal results: absolute error within a subnormal ulp or two.
         var xs = Sweep(-103.9f, -87.3f, 100_001);
-        var ys = Apply<ExpFunc>(xs);
+        var ys = Apply<ExpFunc>(xs, wide);
         for (int i = 0; i < xs.Length; i++) Assert.True(Math.Abs(ys[i] - Math.Exp(xs[i])) < 3e-45, $"exp({xs[i]}) = {ys[i]}");
-        Assert.Equal(float.PositiveInfinity, SimdMath.Scalar<ExpFunc>(100f));
-        Assert.Equal(0f, SimdMath.Scalar<ExpFunc>(-110f));
-        Assert.True(float.IsNaN(SimdMath.Scalar<ExpFunc>(float.NaN)));
-        Assert.Equal(1f, SimdMath.Scalar<ExpFunc>(0f));
+        Assert.Equal(float.PositiveInfinity, SimdMath.Scalar<ExpFunc>(100f, wide));
+        Assert.Equal(0f, SimdMath.Scalar<ExpFunc>(-110f, wide));
+        Assert.True(float.IsNaN(SimdMath.Scalar<ExpFunc>(float.NaN, wide)));
+        Assert.Equal(1f, SimdMath.Scalar<ExpFunc>(0f, wide));
     }
 
-    [Fact]
-    public void ErfIsWithin1_2e7OfScalarMath()
+    [Theory, InlineData(false), InlineData(true)]
+    public void ErfIsWithin1_2e7OfScalarMath(bool wide)
     {
         var x = Sweep(-6f, 6f, 1_200_001);
-        var y = Apply<ErfFunc>(x);
+        var y = Apply<ErfFunc>(x, wide);
         double worst = 0; float at = 0;
         for (int i = 0; i < x.Length; i++)
         {
@@ -58,17 +66,17 @@ public class ElementwiseTests
         }
         // Fits: 1.2e-8 (|x| < 0.9) and 5.6e-9 (0.9..3.92) in exact arithmetic; fp32 rounding of 1 − e^{−x²}·q near 1 adds ~1 ulp.
         Assert.True(worst < 1.5e-7, $"max absolute error {worst:G3} at x = {at}");
-        Assert.Equal(0f, SimdMath.Scalar<ErfFunc>(0f));
-        Assert.Equal(1f, SimdMath.Scalar<ErfFunc>(float.PositiveInfinity));
-        Assert.Equal(-1f, SimdMath.Scalar<ErfFunc>(-50f));
-        Assert.True(float.IsNaN(SimdMath.Scalar<ErfFunc>(float.NaN)));
+        Assert.Equal(0f, SimdMath.Scalar<ErfFunc>(0f, wide));
+        Assert.Equal(1f, SimdMath.Scalar<ErfFunc>(float.PositiveInfinity, wide));
+        Assert.Equal(-1f, SimdMath.Scalar<ErfFunc>(-50f, wide));
+        Assert.True(float.IsNaN(SimdMath.Scalar<ErfFunc>(float.NaN, wide)));
     }
 
-    [Fact]
-    public void NormalCdfIsWithin1_6e7Absolute()
+    [Theory, InlineData(false), InlineData(true)]
+    public void NormalCdfIsWithin1_6e7Absolute(bool wide)
     {
         var x = Sweep(-14f, 14f, 1_400_001);
-        var y = Apply<NormalCdfFunc>(x);
+        var y = Apply<NormalCdfFunc>(x, wide);
         double worst = 0; float at = 0;
         for (int i = 0; i < x.Length; i++)
         {
@@ -78,63 +86,119 @@ public class ElementwiseTests
         // Fit error ~2e-8; fp32 Horner rounding of q ≈ ½ near x = 0 and of 1 − e·q add up to ~1.5e-7.
         Assert.True(worst < 1.6e-7, $"max absolute error {worst:G3} at x = {at}");
         // Relative accuracy in the left tail, where ½(1 + erf) would cancel: Φ(−5) = 2.8665157187919333e-7.
-        Assert.Equal(2.8665157187919333e-7, SimdMath.Scalar<NormalCdfFunc>(-5f), 2.8665e-7 * 1e-5);
+        Assert.Equal(2.8665157187919333e-7, SimdMath.Scalar<NormalCdfFunc>(-5f, wide), 2.8665e-7 * 1e-5);
     }
 
-    [Fact]
-    public void TanhIsWithin2e7Absolute()
+    [Theory, InlineData(false), InlineData(true)]
+    public void TanhIsWithin2e7Absolute(bool wide)
     {
         var x = Sweep(-12f, 12f, 1_200_001);
-        var y = Apply<TanhFunc>(x);
+        var y = Apply<TanhFunc>(x, wide);
         double worst = 0;
         for (int i = 0; i < x.Length; i++) worst = Math.Max(worst, Math.Abs(y[i] - Math.Tanh(x[i])));
         // 1 − 2/(e^{2|y|} + 1) rounds at ulp(1) = 1.2e-7 near |y| → 0 (relative error is large only where the value is tiny).
         Assert.True(worst < 2e-7, $"max absolute error {worst:G3}");
-        Assert.Equal(1f, SimdMath.Scalar<TanhFunc>(100f));
-        Assert.Equal(-1f, SimdMath.Scalar<TanhFunc>(float.NegativeInfinity));
-        Assert.True(float.IsNaN(SimdMath.Scalar<TanhFunc>(float.NaN)));
+        Assert.Equal(1f, SimdMath.Scalar<TanhFunc>(100f, wide));
+        Assert.Equal(-1f, SimdMath.Scalar<TanhFunc>(float.NegativeInfinity, wide));
+        Assert.True(float.IsNaN(SimdMath.Scalar<TanhFunc>(float.NaN, wide)));
+    }
+
+    /// <summary>
+    /// The two widths run the same fp32 operations per lane (FMA, divide, min/max, bit ops are all exactly rounded or
+    /// exact), so they must give the same bits, for every span length 0..33 (all tails of both widths) and for special
+    /// values (±0, ±∞, NaN, huge, subnormal inputs).
+    /// </summary>
+    [Fact]
+    public void VectorMath256And512AgreeBitForBit()
+    {
+        var x = Normal(40, 9, std: 6).Concat([0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 1e30f, -1e30f,
+            88.7f, -88.7f, 89f, -104.5f, 1e-40f, -1e-40f, 3.92f, -3.92f, 0.9f, 44f, -44f, 5.6f, 5.5f]).ToArray();
+        for (int n = 0; n <= 33; n++)
+        {
+            var xs = x[(x.Length - n)..];   // the last n: the special values first
+            Same<ExpFunc>(xs, "exp"); Same<ErfFunc>(xs, "erf"); Same<TanhFunc>(xs, "tanh"); Same<SigmoidFunc>(xs, "sigmoid");
+            Same<ActivationsCpu.SiluF>(xs, "silu"); Same<ActivationsCpu.QuickGeluF>(xs, "quick_gelu");
+            Same<ActivationsCpu.GeluErfF>(xs, "gelu"); Same<ActivationsCpu.GeluTanhF>(xs, "gelu_tanh");
+        }
+        var all = Normal(1000, 10, std: 5).Concat(x).ToArray();
+        Same<NormalCdfFunc>(all.Where(v => !float.IsNaN(v)).ToArray(), "Φ");   // Φ(NaN) is unspecified by contract
+        Same<ExpFunc>(all, "exp"); Same<ErfFunc>(all, "erf"); Same<ActivationsCpu.GeluErfF>(all, "gelu");
+
+        static void Same<TF>(float[] xs, string what) where TF : struct, IVectorFunc
+        {
+            var a = Apply<TF>(xs, wide: false); var b = Apply<TF>(xs, wide: true);
+            for (int i = 0; i < xs.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]) || (float.IsNaN(a[i]) && float.IsNaN(b[i])),
+                    $"{what}({xs[i]:R}) n={xs.Length} i={i}: 256-bit {a[i]:R}, 512-bit {b[i]:R}");
+        }
     }
 
     // ---- activations: kernel (and fp32 reference variant) vs the double reference ----
 
     private delegate void Ref64(F64[] x, F64[] y);
 
-    // Tolerances: exp 2.4e-7 relative propagates to ≤ ~2.4e-7 relative in SiLU/σ; erf's 1.2e-7 absolute times 0.5|x|
+    // Tolerances (both widths: the 512-bit kernels run the same per-lane operations, checked bit for bit above): exp 2.4e-7 relative propagates to ≤ ~2.4e-7 relative in SiLU/σ; erf's 1.2e-7 absolute times 0.5|x|
     // (|x| ≤ ~10 here) gives ≤ 6e-7 absolute in GELU; plus a few ulp of fp32 rounding of the result.
     private const double ActAtol = 1e-6, ActRtol = 2e-6;
 
-    private static void CheckUnary(int n, Action<Tensor, Tensor, int> op, Ref64 reference, string what)
+    private static void CheckUnary(int n, Action<CpuAccelerator, Tensor, Tensor, int> op, Ref64 reference, string what, CpuAccelerator? acc = null)
     {
+        var cpu = acc ?? Cpu;
         var x = Normal(n, n + 17, std: 4);
         if (n > 8) { x[0] = -100; x[1] = 100; x[2] = 0; x[3] = -9; x[4] = 12; }
         var y64 = new F64[n];
         reference(D(x), y64);
         var expected = F(y64);
-        using var tx = Cpu.T(x, n); using var ty = Cpu.Allocate(n);
+        using var tx = cpu.T(x, n); using var ty = cpu.Allocate(n);
         foreach (int variant in new[] { 0, 1, 2 })
         {
-            op(tx, ty, variant);
-            Close.All(expected, ty.ToArray(), ActAtol, ActRtol, new[] { n }, $"{what} v{variant}");
+            op(cpu, tx, ty, variant);
+            Close.All(expected, ty.ToArray(), ActAtol, ActRtol, new[] { n }, $"{what} v{variant} {cpu.VectorBits}-bit");
+            if (variant != 1) Assert.Equal(cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", cpu.Ledger.Entries[^1].Variant);
         }
-        op(tx, tx, 0);
-        Close.All(expected, tx.ToArray(), ActAtol, ActRtol, new[] { n }, $"{what} in place");
+        if (cpu.UseVector512)
+        {
+            // The 512-bit kernel gives the 256-bit kernel's bits (same per-lane operations).
+            using var t256 = Cpu.T(x, n); using var y256 = Cpu.Allocate(n);
+            op(Cpu, t256, y256, 0);
+            op(cpu, tx, ty, 0);
+            Close.All(y256.ToArray(), ty.ToArray(), 0, 0, new[] { n }, $"{what} 256 vs 512");
+        }
+        op(cpu, tx, tx, 0);
+        Close.All(expected, tx.ToArray(), ActAtol, ActRtol, new[] { n }, $"{what} in place {cpu.VectorBits}-bit");
     }
 
     [Theory, MemberData(nameof(Lengths))]
-    public void SiluMatchesReference(int n) => CheckUnary(n, (x, y, v) => Ops.Ops.Silu(Cpu, x, y, v),
+    public void SiluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Silu(c, x, y, v),
         (x, y) => ActivationsReference.Silu<F64>(x, y), "silu");
 
+    [Theory, MemberData(nameof(Lengths512))]
+    public void SiluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Silu(c, x, y, v),
+        (x, y) => ActivationsReference.Silu<F64>(x, y), "silu", Cpu512);
+
     [Theory, MemberData(nameof(Lengths))]
-    public void QuickGeluMatchesReference(int n) => CheckUnary(n, (x, y, v) => Ops.Ops.QuickGelu(Cpu, x, y, v),
+    public void QuickGeluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.QuickGelu(c, x, y, v),
         (x, y) => ActivationsReference.QuickGelu<F64>(x, y), "quick_gelu");
 
-    [Theory, MemberData(nameof(Lengths))]
-    public void GeluErfMatchesReference(int n) => CheckUnary(n, (x, y, v) => Ops.Ops.Gelu(Cpu, x, y, GeluApproximation.Erf, v),
-        (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Erf), "gelu");
+    [Theory, MemberData(nameof(Lengths512))]
+    public void QuickGeluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.QuickGelu(c, x, y, v),
+        (x, y) => ActivationsReference.QuickGelu<F64>(x, y), "quick_gelu", Cpu512);
 
     [Theory, MemberData(nameof(Lengths))]
-    public void GeluTanhMatchesReference(int n) => CheckUnary(n, (x, y, v) => Ops.Ops.Gelu(Cpu, x, y, GeluApproximation.Tanh, v),
+    public void GeluErfMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
+        (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Erf), "gelu");
+
+    [Theory, MemberData(nameof(Lengths512))]
+    public void GeluErfV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
+        (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Erf), "gelu", Cpu512);
+
+    [Theory, MemberData(nameof(Lengths))]
+    public void GeluTanhMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
         (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Tanh), "gelu_tanh");
+
+    [Theory, MemberData(nameof(Lengths512))]
+    public void GeluTanhV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
+        (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Tanh), "gelu_tanh", Cpu512);
 
     [Fact]
     public void GeluMatchesPyTorchFormulaAtKnownPoints()
@@ -147,26 +211,38 @@ public class ElementwiseTests
 
     [Theory]
     [InlineData(1, 1)] [InlineData(3, 7)] [InlineData(2, 8)] [InlineData(5, 17)] [InlineData(4, 31)] [InlineData(2, 33)]
-    [InlineData(3, 1000)] [InlineData(64, 40)]
+    [InlineData(3, 1000)] [InlineData(64, 40)] [InlineData(2, 15)] [InlineData(3, 16)] [InlineData(1, 47)]
     public void GegluMatchesReference(int rows, int d)
     {
         var x = Normal(rows * 2 * d, rows * 100 + d, std: 3);
         var y64 = new F64[rows * d];
         ActivationsReference.Geglu<F64>(D(x), y64, d);
         var expected = F(y64);
-        using var tx = Cpu.T(x, rows, 2 * d); using var ty = Cpu.Allocate(rows, d);
-        foreach (int variant in new[] { 0, 1 })
+        float[]? first = null;
+        foreach (var cpu in new[] { Cpu, Cpu512 })
         {
-            Ops.Ops.Geglu(Cpu, tx, ty, variant);
-            // GELU's tolerance times |a| (≤ ~12 here).
-            Close.All(expected, ty.ToArray(), 1e-5, ActRtol, new[] { rows, d }, $"geglu v{variant}");
+            using var tx = cpu.T(x, rows, 2 * d); using var ty = cpu.Allocate(rows, d);
+            foreach (int variant in new[] { 1, 0 })
+            {
+                Ops.Ops.Geglu(cpu, tx, ty, variant);
+                // GELU's tolerance times |a| (≤ ~12 here); the same for the 512-bit path (same per-lane operations).
+                Close.All(expected, ty.ToArray(), 1e-5, ActRtol, new[] { rows, d }, $"geglu v{variant} {cpu.VectorBits}-bit");
+            }
+            Assert.Equal(cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", cpu.Ledger.Entries[^1].Variant);
+            // 256 and 512 bits agree bit for bit.
+            if (first is null) first = ty.ToArray(); else Close.All(first, ty.ToArray(), 0, 0, new[] { rows, d }, "geglu 256 vs 512");
         }
     }
 
     // ---- glue: exact (the kernels execute the same single fp32 operation per element as the reference) ----
 
     [Theory, MemberData(nameof(Lengths))]
-    public void AddAndScaleMatchReferenceExactly(int n)
+    public void AddAndScaleMatchReferenceExactly(int n) => CheckAddAndScale(n, Cpu);
+
+    [Theory, MemberData(nameof(Lengths512))]
+    public void AddAndScaleV512MatchReferenceExactly(int n) => CheckAddAndScale(n, Cpu512);
+
+    private static void CheckAddAndScale(int n, CpuAccelerator Cpu)
     {
         var a = Normal(n, 1); var b = Normal(n, 2);
         var expectedAdd = new F32[n]; GlueReference.Add<F32>(S(a), S(b), expectedAdd);
@@ -177,6 +253,8 @@ public class ElementwiseTests
             Ops.Ops.Add(Cpu, ta, tb, ty, v); Close.All(F(expectedAdd), ty.ToArray(), 0, 0, new[] { n }, $"add v{v}");
             Ops.Ops.Scale(Cpu, ta, 0.18215f, ty, v); Close.All(F(expectedScale), ty.ToArray(), 0, 0, new[] { n }, $"scale v{v}");
         }
+        Ops.Ops.Add(Cpu, ta, tb, ty);
+        Assert.Equal(Cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
         Ops.Ops.Add(Cpu, ta, tb, tb); Close.All(F(expectedAdd), tb.ToArray(), 0, 0, new[] { n }, "add in place (y = b)");
         Ops.Ops.Scale(Cpu, ta, 0.18215f, ta); Close.All(F(expectedScale), ta.ToArray(), 0, 0, new[] { n }, "scale in place");
     }
@@ -185,11 +263,16 @@ public class ElementwiseTests
     {
         new object[] { new[] { 1, 1, 1, 1 } }, new object[] { new[] { 2, 3, 3, 5 } }, new object[] { new[] { 2, 5, 8, 8 } },
         new object[] { new[] { 1, 7, 1, 1 } }, new object[] { new[] { 2, 9, 17 } }, new object[] { new[] { 3, 1000 } },
-        new object[] { new[] { 2, 20, 64, 33 } },
+        new object[] { new[] { 2, 20, 64, 33 } }, new object[] { new[] { 2, 3, 31 } }, new object[] { new[] { 1, 17, 16 } },
     };
 
     [Theory, MemberData(nameof(ChannelShapes))]
     public void AddChannelBiasMatchesReferenceExactly(int[] shape)
+    {
+        foreach (var acc in new[] { Cpu, Cpu512 }) CheckAddChannelBias(shape, acc);
+    }
+
+    private static void CheckAddChannelBias(int[] shape, CpuAccelerator Cpu)
     {
         int n = shape[0], c = shape[1], len = (int)Tensor.ElementCount(shape), s = len / (n * c);
         var x = Normal(len, len); var b = Normal(n * c, 3);
@@ -198,7 +281,7 @@ public class ElementwiseTests
         foreach (int v in new[] { 0, 1 })
         {
             Ops.Ops.AddChannelBias(Cpu, tx, tb, ty, v);
-            Close.All(F(expected), ty.ToArray(), 0, 0, shape, $"add_channel_bias v{v}");
+            Close.All(F(expected), ty.ToArray(), 0, 0, shape, $"add_channel_bias v{v} {Cpu.VectorBits}-bit");
         }
         Ops.Ops.AddChannelBias(Cpu, tx, tb, tx);
         Close.All(F(expected), tx.ToArray(), 0, 0, shape, "add_channel_bias in place");
@@ -224,7 +307,13 @@ public class ElementwiseTests
 
     [Theory]
     [InlineData(1, 1, 1, 1)] [InlineData(2, 3, 3, 5)] [InlineData(1, 4, 8, 8)] [InlineData(1, 2, 5, 17)] [InlineData(2, 3, 4, 33)]
+    [InlineData(1, 2, 3, 16)] [InlineData(1, 1, 2, 31)] [InlineData(2, 2, 2, 15)]
     public void UpsampleMatchesReferenceExactly(int n, int c, int h, int w)
+    {
+        foreach (var acc in new[] { Cpu, Cpu512 }) CheckUpsample(n, c, h, w, acc);
+    }
+
+    private static void CheckUpsample(int n, int c, int h, int w, CpuAccelerator Cpu)
     {
         var x = Normal(n * c * h * w, 4);
         var expected = new float[x.Length * 4];
@@ -233,8 +322,10 @@ public class ElementwiseTests
         foreach (int v in new[] { 0, 1 })
         {
             Ops.Ops.Upsample2xNearest(Cpu, tx, ty, v);
-            Close.All(expected, ty.ToArray(), 0, 0, new[] { n, c, 2 * h, 2 * w }, $"upsample v{v}");
+            Close.All(expected, ty.ToArray(), 0, 0, new[] { n, c, 2 * h, 2 * w }, $"upsample v{v} {Cpu.VectorBits}-bit");
         }
+        Ops.Ops.Upsample2xNearest(Cpu, tx, ty);
+        Assert.Equal(Cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
         // Independent check: the bottom-right output pixel is the bottom-right input pixel.
         Assert.Equal(x[^1], ty.ToArray()[^1]);
     }

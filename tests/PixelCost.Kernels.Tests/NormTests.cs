@@ -10,6 +10,8 @@ namespace PixelCost.Kernels.Tests;
 public class NormTests
 {
     private static readonly CpuAccelerator Cpu = new();
+    // The 512-bit path forced: on AVX2-only machines .NET runs its Vector512 operations in software (slow but real).
+    private static readonly CpuAccelerator Cpu512 = new(2, 512);
 
     public static IEnumerable<object[]> GroupShapes()
     {
@@ -37,8 +39,17 @@ public class NormTests
 
     [Theory]
     [MemberData(nameof(GroupShapes))]
-    public void GroupNormMatchesReference(int[] shape, int groups)
+    public void GroupNormMatchesReference(int[] shape, int groups) => CheckGroupNorm(Cpu, shape, groups);
+
+    // Same tolerances as the 256-bit path: the same algorithm, only the fp32 block sums add 16 lanes instead of 8 (each
+    // lane sums ≤ 16 values instead of ≤ 32), which changes the statistics by far less than the output rounding.
+    [Theory]
+    [MemberData(nameof(GroupShapes))]
+    public void GroupNormV512MatchesReference(int[] shape, int groups) => CheckGroupNorm(Cpu512, shape, groups);
+
+    private static void CheckGroupNorm(CpuAccelerator cpu, int[] shape, int groups)
     {
+        var Cpu = cpu;
         int c = shape[1];
         var x = Normal((int)Tensor.ElementCount(shape), shape.Sum() * 31 + groups, mean: 0.7, std: 2.0);
         var gamma = Normal(c, 5, 1, 0.5); var beta = Normal(c, 6, 0, 0.5);
@@ -53,8 +64,10 @@ public class NormTests
             foreach (int variant in new[] { 0, 1 })
             {
                 Ops.Ops.GroupNorm(Cpu, tx, groups, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, silu, variant);
-                Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"group_norm v{variant} combo {combo}");
+                Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"group_norm v{variant} combo {combo} {cpu.VectorBits}-bit");
             }
+            // The ledger names the path that ran.
+            Assert.Equal(cpu.UseVector512 ? "2-simd-l2-passes-v512" : "2-simd-l2-passes", cpu.Ledger.Entries[^2].Variant);
             // In place: y is x.
             using var inplace = Cpu.T(x, shape);
             Ops.Ops.GroupNorm(Cpu, inplace, groups, g is null ? null : tg, b is null ? null : tb, inplace, 1e-5f, silu);
@@ -63,11 +76,13 @@ public class NormTests
     }
 
     [Theory]
-    [InlineData(1, 3, 150, 150, 1)]   // one group of 67500 values: split over the threads inside the group
-    [InlineData(1, 6, 120, 97, 3)]    // channels per group 2, parts start and end inside channels
-    public void GroupNormSplitsBigGroupsOverThreads(int n, int c, int h, int w, int groups)
+    [InlineData(1, 3, 150, 150, 1, 256)]   // one group of 67500 values: split over the threads inside the group
+    [InlineData(1, 6, 120, 97, 3, 256)]    // channels per group 2, parts start and end inside channels
+    [InlineData(1, 3, 150, 150, 1, 512)]
+    [InlineData(1, 6, 120, 97, 3, 512)]
+    public void GroupNormSplitsBigGroupsOverThreads(int n, int c, int h, int w, int groups, int bits)
     {
-        using var cpu4 = new CpuAccelerator(threads: 4);
+        using var cpu4 = new CpuAccelerator(threads: 4, vectorBits: bits);
         int[] shape = [n, c, h, w];
         var x = Normal(n * c * h * w, 11, mean: -1.5, std: 0.3);
         var gamma = Normal(c, 12, 1, 0.5); var beta = Normal(c, 13);
@@ -81,9 +96,12 @@ public class NormTests
     /// The SD shape: 40960 values per group with a mean far from 0 (the case where a plain fp32 sum loses digits).
     /// Against the double reference the kernel's error is bounded by fp32 output rounding: its statistics are nearly exact.
     /// </summary>
-    [Fact]
-    public void GroupNormSdGroupIsAccurate()
+    [Theory]
+    [InlineData(256)]
+    [InlineData(512)]
+    public void GroupNormSdGroupIsAccurate(int bits)
     {
+        using var Cpu = new CpuAccelerator(2, bits);
         int[] shape = [1, 320, 64, 64];
         var x = Normal(320 * 64 * 64, 21, mean: 4.0, std: 0.5);
         var expected = RunGroupNormRef64(x, shape, 32, null, null, 1e-5f, false);
@@ -108,8 +126,16 @@ public class NormTests
 
     [Theory]
     [MemberData(nameof(LayerShapes))]
-    public void LayerNormMatchesReference(int[] shape)
+    public void LayerNormMatchesReference(int[] shape) => CheckLayerNorm(Cpu, shape);
+
+    // Same tolerances as the 256-bit path (see GroupNormV512MatchesReference).
+    [Theory]
+    [MemberData(nameof(LayerShapes))]
+    public void LayerNormV512MatchesReference(int[] shape) => CheckLayerNorm(Cpu512, shape);
+
+    private static void CheckLayerNorm(CpuAccelerator cpu, int[] shape)
     {
+        var Cpu = cpu;
         int d = shape[^1];
         var x = Normal((int)Tensor.ElementCount(shape), d * 7 + shape.Length, mean: -0.3, std: 3.0);
         var gamma = Normal(d, 2, 1, 0.5); var beta = Normal(d, 3);
@@ -124,11 +150,49 @@ public class NormTests
             foreach (int variant in new[] { 0, 1 })
             {
                 Ops.Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, variant);
-                Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"layer_norm v{variant} gamma {withGamma} beta {withBeta}");
+                Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"layer_norm v{variant} gamma {withGamma} beta {withBeta} {cpu.VectorBits}-bit");
             }
+            Assert.Equal(cpu.UseVector512 ? "2-simd-rows-v512" : "2-simd-rows", cpu.Ledger.Entries[^2].Variant);
             Ops.Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, tx, 1e-5f);
             Close.All(expected, tx.ToArray(), NormAtol, NormRtol, shape, "layer_norm in place");
         }
+    }
+
+    /// <summary>
+    /// 256 vs 512 bits on the same input. The paths differ only in how the fp32 block sums are split into lanes, so the
+    /// mean and rstd differ by ~1e-7 relative and each output by a few ulp of its magnitude (|y| ≤ ~15 here with gamma
+    /// up to ~2.5: ulp 1e-6): 4e-6 absolute + 1e-6 relative. The SiLU and affine steps are lane-wise identical.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 32, 1, 1, 32)] [InlineData(2, 6, 3, 5, 2)] [InlineData(1, 5, 1, 33, 1)] [InlineData(2, 96, 17, 1, 32)]
+    [InlineData(1, 10, 64, 31, 2)]
+    public void GroupNorm256And512Agree(int n, int c, int h, int w, int groups)
+    {
+        int[] shape = [n, c, h, w];
+        var x = Normal(n * c * h * w, 41 + c, mean: 0.7, std: 2.0);
+        var gamma = Normal(c, 5, 1, 0.5); var beta = Normal(c, 6, 0, 0.5);
+        foreach (bool silu in new[] { false, true })
+        {
+            using var x1 = Cpu.T(x, shape); using var y1 = Cpu.Allocate(shape); using var g1 = Cpu.T(gamma, c); using var b1 = Cpu.T(beta, c);
+            using var x2 = Cpu512.T(x, shape); using var y2 = Cpu512.Allocate(shape); using var g2 = Cpu512.T(gamma, c); using var b2 = Cpu512.T(beta, c);
+            Ops.Ops.GroupNorm(Cpu, x1, groups, g1, b1, y1, 1e-5f, silu);
+            Ops.Ops.GroupNorm(Cpu512, x2, groups, g2, b2, y2, 1e-5f, silu);
+            Close.All(y1.ToArray(), y2.ToArray(), 4e-6, 1e-6, shape, $"group_norm 256 vs 512 silu {silu}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 1)] [InlineData(3, 16)] [InlineData(2, 33)] [InlineData(5, 320)] [InlineData(2, 1000)]
+    public void LayerNorm256And512Agree(int rows, int d)
+    {
+        // Tolerance as in GroupNorm256And512Agree.
+        var x = Normal(rows * d, 43 + d, mean: -0.3, std: 3.0);
+        var gamma = Normal(d, 2, 1, 0.5); var beta = Normal(d, 3);
+        using var x1 = Cpu.T(x, rows, d); using var y1 = Cpu.Allocate(rows, d); using var g1 = Cpu.T(gamma, d); using var b1 = Cpu.T(beta, d);
+        using var x2 = Cpu512.T(x, rows, d); using var y2 = Cpu512.Allocate(rows, d); using var g2 = Cpu512.T(gamma, d); using var b2 = Cpu512.T(beta, d);
+        Ops.Ops.LayerNorm(Cpu, x1, g1, b1, y1);
+        Ops.Ops.LayerNorm(Cpu512, x2, g2, b2, y2);
+        Close.All(y1.ToArray(), y2.ToArray(), 4e-6, 1e-6, new[] { rows, d }, "layer_norm 256 vs 512");
     }
 
     [Theory]

@@ -40,8 +40,8 @@ public static partial class Ops
     {
         ActivationsSpec.ValidateGeglu(x, y);
         var cost = ActivationsSpec.Geglu(x.Shape);
-        string name = ActivationsCpu.VariantName(variant);
         if (acc is not CpuAccelerator cpu) throw Unsupported("geglu", acc);
+        string name = ActivationsCpu.VariantName(variant, cpu);
         acc.Launch("geglu", name, $"x{x.ShapeString}", cost, () =>
         {
             if (variant == 1)
@@ -58,8 +58,8 @@ public static partial class Ops
     private static void LaunchUnary<TF>(IAccelerator acc, string op, Tensor x, Tensor y, Cost cost, int variant,
         SpanKernel reference) where TF : struct, IVectorFunc
     {
-        string name = ActivationsCpu.VariantName(variant);
         if (acc is not CpuAccelerator cpu) throw Unsupported(op, acc);
+        string name = ActivationsCpu.VariantName(variant, cpu);
         acc.Launch(op, name, $"x{x.ShapeString}", cost, () =>
         {
             if (variant == 1) reference(ActivationsCpu.AsF32(x), ActivationsCpu.AsF32(y));

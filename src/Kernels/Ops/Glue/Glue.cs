@@ -5,9 +5,10 @@ namespace PixelCost.Kernels.Ops;
 
 public static partial class Ops
 {
-    private static string GlueVariant(string op, int variant) => variant switch
+    /// <summary>The ledger name; "-v512" marks the 512-bit path (concat and the timestep embedding have none: copies / scalar).</summary>
+    private static string GlueVariant(string op, int variant, IAccelerator? acc = null) => variant switch
     {
-        0 or 2 => "2-simd-threads",
+        0 or 2 => acc is CpuAccelerator { UseVector512: true } ? "2-simd-threads-v512" : "2-simd-threads",
         1 => "1-reference",
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, $"{op}: variants are 0 (default), 1 (reference), 2 (simd)"),
     };
@@ -16,7 +17,7 @@ public static partial class Ops
     public static void Add(IAccelerator acc, Tensor a, Tensor b, Tensor y, int variant = 0)
     {
         GlueSpec.ValidateAdd(a, b, y);
-        string name = GlueVariant("add", variant);
+        string name = GlueVariant("add", variant, acc);
         if (acc is not CpuAccelerator cpu) throw Unsupported("add", acc);
         acc.Launch("add", name, $"a{a.ShapeString}", GlueSpec.Add(a.Shape), () =>
         {
@@ -31,7 +32,7 @@ public static partial class Ops
     public static void AddChannelBias(IAccelerator acc, Tensor x, Tensor b, Tensor y, int variant = 0)
     {
         GlueSpec.ValidateAddChannelBias(x, b, y);
-        string name = GlueVariant("add_channel_bias", variant);
+        string name = GlueVariant("add_channel_bias", variant, acc);
         if (acc is not CpuAccelerator cpu) throw Unsupported("add_channel_bias", acc);
         acc.Launch("add_channel_bias", name, $"x{x.ShapeString} b{b.ShapeString}", GlueSpec.AddChannelBias(x.Shape), () =>
         {
@@ -47,7 +48,7 @@ public static partial class Ops
     public static void Scale(IAccelerator acc, Tensor x, float s, Tensor y, int variant = 0)
     {
         GlueSpec.ValidateScale(x, y);
-        string name = GlueVariant("scale", variant);
+        string name = GlueVariant("scale", variant, acc);
         if (acc is not CpuAccelerator cpu) throw Unsupported("scale", acc);
         acc.Launch("scale", name, $"x{x.ShapeString}", GlueSpec.Scale(x.Shape), () =>
         {
@@ -78,7 +79,7 @@ public static partial class Ops
     public static void Upsample2xNearest(IAccelerator acc, Tensor x, Tensor y, int variant = 0)
     {
         GlueSpec.ValidateUpsample(x, y);
-        string name = GlueVariant("upsample_nearest_2x", variant);
+        string name = GlueVariant("upsample_nearest_2x", variant, acc);
         if (acc is not CpuAccelerator cpu) throw Unsupported("upsample_nearest_2x", acc);
         acc.Launch("upsample_nearest_2x", name, $"x{x.ShapeString}", GlueSpec.Upsample(x.Shape), () =>
         {

@@ -14,9 +14,9 @@ public static partial class Ops
     {
         GroupNormSpec.Validate(x, groups, gamma, beta, y, eps);
         var cost = GroupNormSpec.Cost(x.Shape, groups, gamma is not null, beta is not null, fuseSilu);
-        string name = GroupNormCpu.VariantName(variant);
         string op = fuseSilu ? "group_norm_silu" : "group_norm";
         if (acc is not CpuAccelerator cpu) throw Unsupported(op, acc);
+        string name = GroupNormCpu.VariantName(variant, cpu);
         acc.Launch(op, name, $"x{x.ShapeString} g{groups}", cost, () =>
         {
             if (variant == 1)

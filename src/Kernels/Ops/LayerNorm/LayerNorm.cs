@@ -11,8 +11,8 @@ public static partial class Ops
     {
         LayerNormSpec.Validate(x, gamma, beta, y, eps);
         var cost = LayerNormSpec.Cost(x.Shape, gamma is not null, beta is not null);
-        string name = LayerNormCpu.VariantName(variant);
         if (acc is not CpuAccelerator cpu) throw Unsupported("layer_norm", acc);
+        string name = LayerNormCpu.VariantName(variant, cpu);
         acc.Launch("layer_norm", name, $"x{x.ShapeString}", cost, () =>
         {
             if (variant == 1)

@@ -167,6 +167,19 @@ public class SoftmaxTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void Exp2CoefficientsAreTheExpPolynomialTimesLn2Powers()
+    {
+        // The exp2 polynomial is the exp one with ln 2 folded in: B_k = (float)(c_k·ln2^k); the literals must match.
+        const double ln2 = 0.69314718055994531;
+        Assert.Equal((float)ln2, VecExp.B1);
+        Assert.Equal((float)(VecExp.C2p * ln2 * ln2), VecExp.B2);
+        Assert.Equal((float)(VecExp.C3p * Math.Pow(ln2, 3)), VecExp.B3);
+        Assert.Equal((float)(VecExp.C4p * Math.Pow(ln2, 4)), VecExp.B4);
+        Assert.Equal((float)(VecExp.C5p * Math.Pow(ln2, 5)), VecExp.B5);
+        Assert.Equal((float)(VecExp.C6p * Math.Pow(ln2, 6)), VecExp.B6);
+    }
+
+    [Fact]
     public void Exp2_512IsBitIdentical()
     {
         // Same argument as Exp512IsBitIdentical for the attention kernel's exp2 (x ≤ 0, clamped at -124.8).

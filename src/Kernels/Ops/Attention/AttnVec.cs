@@ -50,7 +50,11 @@ internal unsafe interface IVecF<TV> where TV : struct
 /// <summary>256-bit path: AVX2 + FMA intrinsics (callers check <see cref="VecExp.IsSupported"/>).</summary>
 internal readonly unsafe struct V256 : IVecF<Vector256<float>>
 {
-    private static readonly Vector256<int> Iota = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+    // A constant vector (not a static readonly field: no class-initialisation check in the kernels' loops).
+    private static Vector256<int> Iota
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+    }
 
     public static int Count => 8;
     public static Vector256<float> Zero => Vector256<float>.Zero;
@@ -104,7 +108,10 @@ internal readonly unsafe struct V256 : IVecF<Vector256<float>>
 /// </summary>
 internal readonly unsafe struct V512 : IVecF<Vector512<float>>
 {
-    private static readonly Vector512<int> Iota = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    private static Vector512<int> Iota
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
 
     public static int Count => 16;
     public static Vector512<float> Zero => Vector512<float>.Zero;

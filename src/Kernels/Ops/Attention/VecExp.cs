@@ -25,10 +25,12 @@ internal static class VecExp
     private const float Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
     private const float Magic = 12582912f; // 1.5·2^23: adding it rounds to an integer kept in the low mantissa bits
     internal const float MinArg = -86.5f, MaxArg = 88.3f;
-    // For exp2 the same polynomial with ln2 folded in: p(f) = Σ c_k (f·ln2)^k.
-    private const double Ln2 = 0.69314718055994531;
-    private static readonly float B1 = (float)Ln2, B2 = (float)(C2 * Ln2 * Ln2), B3 = (float)(C3 * Math.Pow(Ln2, 3)),
-        B4 = (float)(C4 * Math.Pow(Ln2, 4)), B5 = (float)(C5 * Math.Pow(Ln2, 5)), B6 = (float)(C6 * Math.Pow(Ln2, 6));
+    // For exp2 the same polynomial with ln2 folded in: B_k = (float)(c_k·ln2^k), written out as literals (SoftmaxTests checks
+    // them against that formula) because consts, unlike static readonly fields, need no class-initialisation check in the
+    // AggressiveOptimization kernels that inline this (the check forced register spills in their inner loops).
+    internal const float B1 = 0.6931472f, B2 = 0.24022648f, B3 = 0.05550332f, B4 = 0.009618439f, B5 = 0.0013399004f,
+        B6 = 0.00015353257f;
+    internal const float C2p = C2, C3p = C3, C4p = C4, C5p = C5, C6p = C6;  // for that test
     internal const float Exp2MinArg = -124.8f;
 
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;

@@ -171,12 +171,12 @@ public class SoftmaxTests(ITestOutputHelper log)
     {
         // The exp2 polynomial is the exp one with ln 2 folded in: B_k = (float)(c_k·ln2^k); the literals must match.
         const double ln2 = 0.69314718055994531;
-        Assert.Equal((float)ln2, VecExp.B1);
-        Assert.Equal((float)(VecExp.C2p * ln2 * ln2), VecExp.B2);
-        Assert.Equal((float)(VecExp.C3p * Math.Pow(ln2, 3)), VecExp.B3);
-        Assert.Equal((float)(VecExp.C4p * Math.Pow(ln2, 4)), VecExp.B4);
-        Assert.Equal((float)(VecExp.C5p * Math.Pow(ln2, 5)), VecExp.B5);
-        Assert.Equal((float)(VecExp.C6p * Math.Pow(ln2, 6)), VecExp.B6);
+        Assert.Equal(VecExp.B1, (float)ln2);
+        Assert.Equal(VecExp.B2, (float)(VecExp.C2p * ln2 * ln2));
+        Assert.Equal(VecExp.B3, (float)(VecExp.C3p * Math.Pow(ln2, 3)));
+        Assert.Equal(VecExp.B4, (float)(VecExp.C4p * Math.Pow(ln2, 4)));
+        Assert.Equal(VecExp.B5, (float)(VecExp.C5p * Math.Pow(ln2, 5)));
+        Assert.Equal(VecExp.B6, (float)(VecExp.C6p * Math.Pow(ln2, 6)));
     }
 
     [Fact]

@@ -28,8 +28,10 @@ public class AttentionTests(ITestOutputHelper log)
         return o.Select(x => (float)x.V).ToArray();
     }
 
-    private static float[] Run(float[] q, float[] k, float[] v, int b, int lq, int lk, int h, int d, float? scale, bool causal, int variant)
+    private static float[] Run(float[] q, float[] k, float[] v, int b, int lq, int lk, int h, int d, float? scale, bool causal,
+        int variant, CpuAccelerator? acc = null)
     {
+        var Cpu = acc ?? AttentionTests.Cpu;
         using var tq = Cpu.FromArray(q, b, lq, h * d);
         using var tk = Cpu.FromArray(k, b, lk, h * d);
         using var tv = Cpu.FromArray(v, b, lk, h * d);
@@ -61,6 +63,82 @@ public class AttentionTests(ITestOutputHelper log)
         Close.All(naive, tiled, atol, rtol, shape, what + " naive vs tiled");
         for (int i = 0; i < expected.Length; i++)
             _worst = Math.Max(_worst, Math.Max(Math.Abs(naive[i] - expected[i]), Math.Abs(tiled[i] - expected[i])));
+    }
+
+    // The 512-bit path forced (emulated in software here). Per query row and key it computes the same FMA chains in the
+    // same order as the 256-bit path (scores, P·V), with bit-identical exps (SoftmaxTests.Exp2_512IsBitIdentical), so
+    // the error budget above applies unchanged (Atol, Rtol). Against the 256-bit path only the row sums' association
+    // differs (16 lanes instead of 8): o = acc / l differs by the relative difference of l, ≤ (Lk/8 + 4)·2^-24 ≈ 1e-6
+    // for Lk ≤ 150 here, plus a rounding → AgreeRtol 3e-6; AgreeAtol covers o values that cancel to ≈ 0.
+    private static readonly CpuAccelerator Cpu512 = new(2, 512);
+    private const double AgreeAtol = 1e-7, AgreeRtol = 3e-6;
+
+    private void Check512(int b, int lq, int lk, int h, int d, bool causal = false, float? scale = null, int seed = 1)
+    {
+        int c = h * d;
+        var q = SoftmaxTests.Random(b * lq * c, seed);
+        var k = SoftmaxTests.Random(b * lk * c, seed + 1);
+        var v = SoftmaxTests.Random(b * lk * c, seed + 2);
+        float sc = scale ?? 1f / MathF.Sqrt(d);
+        var expected = Ref(q, k, v, b, lq, lk, h, d, sc, causal);
+        int[] shape = [b, lq, c];
+        string what = $"attention v512 b{b} lq{lq} lk{lk} h{h} d{d}{(causal ? " causal" : "")}";
+        foreach (int variant in new[] { 1, 2 })
+        {
+            var o512 = Run(q, k, v, b, lq, lk, h, d, scale, causal, variant, Cpu512);
+            var o256 = Run(q, k, v, b, lq, lk, h, d, scale, causal, variant);
+            Close.All(expected, o512, Atol, Rtol, shape, what + $" variant {variant}");
+            Close.All(o256, o512, AgreeAtol, AgreeRtol, shape, what + $" variant {variant} vs 256-bit path");
+            for (int i = 0; i < expected.Length; i++) _worst = Math.Max(_worst, Math.Abs(o512[i] - expected[i]));
+        }
+    }
+
+    // D: every tail of the 16-lane vector (1..33), and the diffusion head sizes 40, 64, 80, 160.
+    public static IEnumerable<object[]> HeadDims512() =>
+        Enumerable.Range(1, 33).Concat([40, 64, 80, 160]).Select(d => new object[] { d });
+
+    [Theory, MemberData(nameof(HeadDims512))]
+    public void V512HeadDimSweep(int d)
+    {
+        Check512(1, 7, 19, 2, d);
+        Check512(1, 13, 13, 1, d, causal: true);
+        log.WriteLine($"v512 d {d}: worst |diff| {_worst:G3}");
+    }
+
+    // Lk: every tail of the 32-key block (1..33) plus 63..65; Lq tails of the 6-row panel.
+    public static IEnumerable<object[]> KeyLengths512() =>
+        Enumerable.Range(1, 33).Concat([63, 64, 65]).Select(l => new object[] { l });
+
+    [Theory, MemberData(nameof(KeyLengths512))]
+    public void V512LengthSweep(int lk)
+    {
+        Check512(1, 1 + lk % 7, lk, 2, 3, seed: lk);
+        Check512(1, lk, lk, 1, 5, causal: true, seed: lk + 1);
+        log.WriteLine($"v512 lk {lk}: worst |diff| {_worst:G3}");
+    }
+
+    [Fact]
+    public void V512SeveralTilesBatchesScale()
+    {
+        // Crosses the query tile (48) and key tile (128) boundaries with tails, several batches/heads, custom scale.
+        Check512(1, 50, 150, 1, 40);
+        Check512(1, 130, 130, 1, 17, causal: true);
+        Check512(2, 9, 77, 3, 8, scale: 0.5f);
+        log.WriteLine($"v512 worst |diff| {_worst:G3}");
+    }
+
+    [Fact]
+    public void LedgerNamesThePath()
+    {
+        foreach (var (bits, suffix) in new[] { (256, ""), (512, "-v512") })
+        {
+            var acc = new CpuAccelerator(2, bits);
+            using var q = acc.Allocate(1, 5, 8);
+            using var o = acc.Allocate(1, 5, 8);
+            Ops.Ops.Attention(acc, q, q, q, o, 2, variant: 1);
+            Ops.Ops.Attention(acc, q, q, q, o, 2, variant: 2);
+            Assert.Equal(["cpu.v1-naive" + suffix, "cpu.v2-tiled-online" + suffix], acc.Ledger.Entries.Select(e => e.Variant).ToArray());
+        }
     }
 
     public static IEnumerable<object[]> HeadDims() =>

@@ -37,23 +37,167 @@ public class SoftmaxTests(ITestOutputHelper log)
     // probabilities below e^-86.5 ≈ 2.6e-38 that VecExp flushes to 0.
     private const double Rtol = 1e-5, Atol = 1e-37;
 
-    private void Check(int[] shape, float[] x, bool inPlace, string what)
+    // The 512-bit path forced (emulated in software on this AVX2 machine). Its exp is bit-identical per lane to the
+    // 256-bit one (Exp512IsBitIdentical), its max is exact, and only the sum's association changes (16 lanes instead
+    // of 8, which only shrinks the bound above), so the same Rtol/Atol apply to it.
+    private static readonly CpuAccelerator Cpu512 = new(2, 512);
+
+    private float[] Check(int[] shape, float[] x, bool inPlace, string what, CpuAccelerator? acc = null)
     {
+        acc ??= Cpu;
         int d = shape[^1], rows = x.Length / d;
         var expected = RefSoftmax(x, rows, d);
-        using var tx = Cpu.FromArray(x, shape);
+        using var tx = acc.FromArray(x, shape);
         if (inPlace)
         {
-            Ops.Ops.Softmax(Cpu, tx, tx);
-            Close.All(expected, tx.ToArray(), Atol, Rtol, shape, what + " in place");
+            Ops.Ops.Softmax(acc, tx, tx);
+            var got = tx.ToArray();
+            Close.All(expected, got, Atol, Rtol, shape, what + " in place");
+            return got;
         }
         else
         {
-            using var ty = Cpu.Allocate(shape);
-            Ops.Ops.Softmax(Cpu, tx, ty);
-            Close.All(expected, ty.ToArray(), Atol, Rtol, shape, what);
+            using var ty = acc.Allocate(shape);
+            Ops.Ops.Softmax(acc, tx, ty);
+            var got = ty.ToArray();
+            Close.All(expected, got, Atol, Rtol, shape, what);
             Assert.Equal(x, tx.ToArray()); // input untouched
+            return got;
         }
+    }
+
+    // 256 vs 512 path: identical exps and max, so the outputs differ only through the row sum's association. Each sum
+    // of d ≤ 4096 positive terms is within (d/W + log2 W)·2^-24 relative of the exact one — ≤ (4096/16 + 4)·6e-8 ≈ 1.6e-5
+    // at worst for the largest row here, ≤ (100/8 + 3)·6e-8 ≈ 1e-6 for d ≤ 100 — plus one rounding of 1/sum.
+    private const double AgreeRtol = 3e-6, AgreeRtolLong = 4e-5;
+
+    public static IEnumerable<object[]> Widths512() =>
+        Enumerable.Range(1, 33).Concat([47, 48, 49, 64, 65, 100]).Select(d => new object[] { d });
+
+    [Theory, MemberData(nameof(Widths512))]
+    public void V512MatchesReferenceAndV256(int d)
+    {
+        foreach (int rows in new[] { 1, 3 })
+        {
+            var x = Random(rows * d, 7000 * d + rows, -8f, 8f);
+            foreach (bool inPlace in new[] { false, true })
+            {
+                string what = $"softmax v512 [{rows},{d}]";
+                var y512 = Check([rows, d], x, inPlace, what, Cpu512);
+                var y256 = Check([rows, d], x, inPlace, $"softmax [{rows},{d}]");
+                Close.All(y256, y512, Atol, AgreeRtol, new[] { rows, d }, what + " vs 256-bit path");
+            }
+        }
+    }
+
+    [Fact]
+    public void V512StreamingRowsAndThreads()
+    {
+        // 16 MB out of place: the streaming-store path (RowStream) on both widths, split across the two threads.
+        int rows = 1024, d = 4096;
+        var x = Random(rows * d, 11, -8f, 8f);
+        var y512 = Check([rows, d], x, false, "softmax v512 streamed", Cpu512);
+        var y256 = Check([rows, d], x, false, "softmax streamed");
+        Close.All(y256, y512, Atol, AgreeRtolLong, new[] { rows, d }, "softmax streamed 512 vs 256");
+        var small = Random(5000 * 17, 8, -8f, 8f);
+        Check([5000, 17], small, false, "softmax v512 5000 rows", Cpu512);
+    }
+
+    [Fact]
+    public void V512SpecialValues()
+    {
+        int d = 37;
+        var x = Random(2 * d, 3, -8f, 8f);
+        for (int j = 0; j < d; j += 3) x[j] = float.NegativeInfinity;
+        x[d + 36] = float.NegativeInfinity; // in the scalar tail
+        for (int j = 0; j < d; j++) x[d + j] += 1e4f;  // large offset: needs the max subtraction
+        var got = Check([2, d], x, true, "softmax v512 -inf and offset", Cpu512);
+        for (int j = 0; j < d; j += 3) Assert.Equal(0f, got[j]);
+        Assert.Equal(0f, got[d + 36]);
+    }
+
+    [Fact]
+    public void LedgerNamesThePath()
+    {
+        foreach (var (acc, name) in new[] { (new CpuAccelerator(2, 256), "cpu.v1-simd-rows"), (new CpuAccelerator(2, 512), "cpu.v1-simd-rows-v512") })
+        {
+            using var x = acc.Allocate(4, 9);
+            x.CopyFrom(Random(36, 1));
+            Ops.Ops.Softmax(acc, x, x);
+            Assert.Equal(name, Assert.Single(acc.Ledger.Entries).Variant);
+        }
+    }
+
+    [Fact]
+    public void Exp512IsBitIdentical()
+    {
+        // The 512-bit exp runs the same operations (fused where the 256-bit one fuses), so it must equal the 256-bit
+        // exp and the scalar twin bit for bit; the error bound of ExpMatchesMathExp then carries over, and is
+        // re-checked here on a 1M-point sweep (fewer than the 256-bit test: emulated Vector512 is slow).
+        const int n = 1 << 20;
+        double worst = 0;
+        var xs = new float[n];
+        for (int i = 0; i < n; i++) xs[i] = VecExp.MinArg + (VecExp.MaxArg - VecExp.MinArg) * i / (n - 1f);
+        for (int i = 0; i < n; i += 16)
+        {
+            var v = VecExp.Exp(Vector512.Create(xs, i));
+            var lo = VecExp.Exp(Vector256.Create(xs, i)); var hi = VecExp.Exp(Vector256.Create(xs, i + 8));
+            for (int l = 0; l < 16; l++)
+            {
+                float x = xs[i + l], got = v[l];
+                Assert.Equal(l < 8 ? lo[l] : hi[l - 8], got);
+                Assert.Equal(VecExp.Exp(x), got);
+                double exact = Math.Exp(x);
+                worst = Math.Max(worst, Math.Abs(got - exact) / exact);
+            }
+        }
+        log.WriteLine($"VecExp.Exp (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
+        Assert.True(worst <= 3 * Math.Pow(2, -24), $"max relative error {worst:G3}");
+        float[] special = [float.NegativeInfinity, float.NaN, 0f, -100f, 1f, -1f, 88f, -86f,
+            float.PositiveInfinity, 100f, -86.5f, 88.3f, -0f, float.Epsilon, -float.Epsilon, -87f];
+        var sp = VecExp.Exp(Vector512.Create(special));
+        for (int l = 0; l < 16; l++)
+        {
+            float s = VecExp.Exp(special[l]);
+            // NaN in → NaN out; which NaN (sign, payload) the arithmetic hands on is not specified.
+            if (float.IsNaN(s)) Assert.True(float.IsNaN(sp[l]));
+            else Assert.Equal(BitConverter.SingleToInt32Bits(s), BitConverter.SingleToInt32Bits(sp[l]));
+        }
+        Assert.Equal(0f, sp[0]); Assert.True(float.IsNaN(sp[1])); Assert.Equal(1f, sp[2]); Assert.Equal(0f, sp[3]);
+    }
+
+    [Fact]
+    public void Exp2CoefficientsAreTheExpPolynomialTimesLn2Powers()
+    {
+        // The exp2 polynomial is the exp one with ln 2 folded in: B_k = (float)(c_k·ln2^k); the literals must match.
+        const double ln2 = 0.69314718055994531;
+        Assert.Equal(VecExp.B1, (float)ln2);
+        Assert.Equal(VecExp.B2, (float)(VecExp.C2p * ln2 * ln2));
+        Assert.Equal(VecExp.B3, (float)(VecExp.C3p * Math.Pow(ln2, 3)));
+        Assert.Equal(VecExp.B4, (float)(VecExp.C4p * Math.Pow(ln2, 4)));
+        Assert.Equal(VecExp.B5, (float)(VecExp.C5p * Math.Pow(ln2, 5)));
+        Assert.Equal(VecExp.B6, (float)(VecExp.C6p * Math.Pow(ln2, 6)));
+    }
+
+    [Fact]
+    public void Exp2_512IsBitIdentical()
+    {
+        // Same argument as Exp512IsBitIdentical for the attention kernel's exp2 (x ≤ 0, clamped at -124.8).
+        double worst = 0;
+        var xs = new float[16];
+        for (float x0 = -130f; x0 <= 0f; x0 += 16 * 0.0009765625f / 3)
+        {
+            for (int l = 0; l < 16; l++) xs[l] = MathF.Min(0f, x0 + l * 0.0009765625f / 3);
+            var v = VecExp.Exp2NonPositive(Vector512.Create(xs));
+            var lo = VecExp.Exp2NonPositive(Vector256.Create(xs, 0)); var hi = VecExp.Exp2NonPositive(Vector256.Create(xs, 8));
+            for (int l = 0; l < 16; l++)
+            {
+                Assert.Equal(l < 8 ? lo[l] : hi[l - 8], v[l]);
+                if (xs[l] >= -124f) worst = Math.Max(worst, Math.Abs(v[l] - Math.Pow(2, xs[l])) / Math.Pow(2, xs[l]));
+            }
+        }
+        log.WriteLine($"VecExp.Exp2NonPositive (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
+        Assert.True(worst <= 4 * Math.Pow(2, -24), $"max relative error {worst:G3}");
     }
 
     public static IEnumerable<object[]> Widths() =>

@@ -10,7 +10,7 @@ public static partial class Ops
     {
         SoftmaxSpec.Validate(x, y, variant);
         var cost = SoftmaxSpec.Cost(x.Shape);
-        acc.Launch(SoftmaxSpec.Op, "cpu.v1-simd-rows", x.ShapeString, cost, () =>
+        acc.Launch(SoftmaxSpec.Op, SoftmaxCpu.V1Name(acc as CpuAccelerator), x.ShapeString, cost, () =>
         {
             if (acc is CpuAccelerator cpu) SoftmaxCpu.V1Rows(cpu, x, y);
             else throw Unsupported(SoftmaxSpec.Op, acc);
@@ -32,7 +32,8 @@ public static partial class Ops
         var cost = AttentionSpec.Cost(q.Dim(0), q.Dim(1), k.Dim(1), heads, d, causal);
         bool tiled = variant != 1;
         string shape = $"q{q.ShapeString} kv{k.ShapeString} h{heads}{(causal ? " causal" : "")}";
-        acc.Launch(AttentionSpec.Op, tiled ? "cpu.v2-tiled-online" : "cpu.v1-naive", shape, cost, () =>
+        string path = acc is CpuAccelerator c ? AttentionCpu.PathSuffix(c) : "";
+        acc.Launch(AttentionSpec.Op, (tiled ? "cpu.v2-tiled-online" : "cpu.v1-naive") + path, shape, cost, () =>
         {
             if (acc is CpuAccelerator cpu) AttentionCpu.Run(cpu, q, k, v, o, heads, sc, causal, tiled);
             else throw Unsupported(AttentionSpec.Op, acc);

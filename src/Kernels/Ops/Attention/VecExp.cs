@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace PixelCost.Kernels.Ops;
 
 /// <summary>
-/// Our own fp32 exp / exp2 for the softmax and attention kernels (AVX2 + FMA, with scalar twins for row tails that
+/// Our own fp32 exp / exp2 for the softmax and attention kernels (generic over the vector width: <see cref="V256"/> AVX2 + FMA, <see cref="V512"/> cross-platform
+/// Vector512; with scalar twins for row tails that
 /// run the identical algorithm, so a value does not depend on whether it fell in a vector or in a tail).
 /// Method: x = n·ln2 + r with n = round(x·log2 e) and r by a two-constant Cody–Waite reduction (|r| ≤ ln2/2),
 /// e^r by a degree-6 polynomial (c0 = c1 = 1) fitted for minimax relative error on that interval (fit error 2.0e-9, far below
@@ -24,34 +25,42 @@ internal static class VecExp
     private const float Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
     private const float Magic = 12582912f; // 1.5·2^23: adding it rounds to an integer kept in the low mantissa bits
     internal const float MinArg = -86.5f, MaxArg = 88.3f;
-    // For exp2 the same polynomial with ln2 folded in: p(f) = Σ c_k (f·ln2)^k.
-    private const double Ln2 = 0.69314718055994531;
-    private static readonly float B1 = (float)Ln2, B2 = (float)(C2 * Ln2 * Ln2), B3 = (float)(C3 * Math.Pow(Ln2, 3)),
-        B4 = (float)(C4 * Math.Pow(Ln2, 4)), B5 = (float)(C5 * Math.Pow(Ln2, 5)), B6 = (float)(C6 * Math.Pow(Ln2, 6));
+    // For exp2 the same polynomial with ln2 folded in: B_k = (float)(c_k·ln2^k), written out as literals (SoftmaxTests checks
+    // them against that formula) because consts, unlike static readonly fields, need no class-initialisation check in the
+    // AggressiveOptimization kernels that inline this (the check forced register spills in their inner loops).
+    internal const float B1 = 0.6931472f, B2 = 0.24022648f, B3 = 0.05550332f, B4 = 0.009618439f, B5 = 0.0013399004f,
+        B6 = 0.00015353257f;
+    internal const float C2p = C2, C3p = C3, C4p = C4, C5p = C5, C6p = C6;  // for that test
     internal const float Exp2MinArg = -124.8f;
 
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>e^x per lane.</summary>
+    /// <summary>e^x per lane, 256-bit path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x)
+    public static Vector256<float> Exp(Vector256<float> x) => Exp<V256, Vector256<float>>(x);
+
+    /// <summary>e^x per lane, 512-bit path (same algorithm, bit-identical per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x) => Exp<V512, Vector512<float>>(x);
+
+    /// <summary>e^x per lane for either vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp<V, TV>(TV x) where V : IVecF<TV> where TV : struct
     {
-        // Max(lo, x) / Min(hi, x) return x when x is NaN (vmaxps returns its second operand), so NaN survives.
-        var xc = Avx.Min(Vector256.Create(MaxArg), Avx.Max(Vector256.Create(MinArg), x));
-        var t = Fma.MultiplyAdd(xc, Vector256.Create(Log2E), Vector256.Create(Magic));
-        var n = Avx.Subtract(t, Vector256.Create(Magic));
-        var r = Fma.MultiplyAddNegated(n, Vector256.Create(Ln2Hi), xc);
-        r = Fma.MultiplyAddNegated(n, Vector256.Create(Ln2Lo), r);
+        var xc = V.Clamp(x, V.Splat(MinArg), V.Splat(MaxArg));
+        var t = V.Fma(xc, V.Splat(Log2E), V.Splat(Magic));
+        var n = V.Sub(t, V.Splat(Magic));
+        var r = V.Fnma(n, V.Splat(Ln2Hi), xc);
+        r = V.Fnma(n, V.Splat(Ln2Lo), r);
         // e^r = (1 + r) + r²·(C2 + C3 r + r²(C4 + C5 r + C6 r²)): Estrin-style, a 4-deep dependency chain after r
         // instead of Horner's 6, so more exps are in flight in the out-of-order window.
-        var r2 = Avx.Multiply(r, r);
-        var q01 = Fma.MultiplyAdd(Vector256.Create(C3), r, Vector256.Create(C2));
-        var q23 = Fma.MultiplyAdd(Vector256.Create(C5), r, Vector256.Create(C4));
-        var q = Fma.MultiplyAdd(Fma.MultiplyAdd(Vector256.Create(C6), r2, q23), r2, q01);
-        var p = Fma.MultiplyAdd(q, r2, Avx.Add(r, Vector256.Create(1f)));
-        var e = Avx2.Add(p.AsInt32(), Avx2.ShiftLeftLogical(t.AsInt32(), 23)).AsSingle();
+        var r2 = V.Mul(r, r);
+        var q01 = V.Fma(V.Splat(C3), r, V.Splat(C2));
+        var q23 = V.Fma(V.Splat(C5), r, V.Splat(C4));
+        var q = V.Fma(V.Fma(V.Splat(C6), r2, q23), r2, q01);
+        var p = V.Fma(q, r2, V.Add(r, V.Splat(1f)));
         // x < MinArg (incl. -inf) → 0.
-        return Avx.AndNot(Avx.CompareLessThan(x, Vector256.Create(MinArg)), e);
+        return V.ZeroWhereLess(x, V.Splat(MinArg), V.AddToExponent(p, t));
     }
 
     /// <summary>e^x, the scalar twin of <see cref="Exp(Vector256{float})"/> (bit-identical per lane).</summary>
@@ -78,17 +87,24 @@ internal static class VecExp
     /// sum ≥ 1; the kernel writes exact zeros for masked and padding keys itself. No NaN or +inf handling (none occur).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp2NonPositive(Vector256<float> x)
+    public static Vector256<float> Exp2NonPositive(Vector256<float> x) => Exp2NonPositive<V256, Vector256<float>>(x);
+
+    /// <summary>512-bit <see cref="Exp2NonPositive(Vector256{float})"/> (bit-identical per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp2NonPositive(Vector512<float> x) => Exp2NonPositive<V512, Vector512<float>>(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp2NonPositive<V, TV>(TV x) where V : IVecF<TV> where TV : struct
     {
-        var xc = Avx.Max(x, Vector256.Create(Exp2MinArg));
-        var t = Avx.Add(xc, Vector256.Create(Magic));
-        var f = Avx.Subtract(xc, Avx.Subtract(t, Vector256.Create(Magic)));  // exact: |f| ≤ 0.5
-        var p = Fma.MultiplyAdd(Vector256.Create(B6), f, Vector256.Create(B5));
-        p = Fma.MultiplyAdd(p, f, Vector256.Create(B4));
-        p = Fma.MultiplyAdd(p, f, Vector256.Create(B3));
-        p = Fma.MultiplyAdd(p, f, Vector256.Create(B2));
-        p = Fma.MultiplyAdd(p, f, Vector256.Create(B1));
-        p = Fma.MultiplyAdd(p, f, Vector256.Create(1f));
-        return Avx2.Add(p.AsInt32(), Avx2.ShiftLeftLogical(t.AsInt32(), 23)).AsSingle();
+        var xc = V.Max(x, V.Splat(Exp2MinArg));
+        var t = V.Add(xc, V.Splat(Magic));
+        var f = V.Sub(xc, V.Sub(t, V.Splat(Magic)));  // exact: |f| ≤ 0.5
+        var p = V.Fma(V.Splat(B6), f, V.Splat(B5));
+        p = V.Fma(p, f, V.Splat(B4));
+        p = V.Fma(p, f, V.Splat(B3));
+        p = V.Fma(p, f, V.Splat(B2));
+        p = V.Fma(p, f, V.Splat(B1));
+        p = V.Fma(p, f, V.Splat(1f));
+        return V.AddToExponent(p, t);
     }
 }

@@ -39,8 +39,8 @@ internal static unsafe class AttentionCpu
 
     public static void Run(CpuAccelerator cpu, Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale, bool causal, bool tiled)
     {
-        if (cpu.UseVector512) { Run<V512, Vector512<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
-        if (VecExp.IsSupported) { Run<V256, Vector256<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
+        if (cpu.UseVector512) { Run<AttnV512, Vector512<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
+        if (VecExp.IsSupported) { Run<AttnV256, Vector256<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
         int b = q.Dim(0), lq = q.Dim(1), lk = k.Dim(1), d = q.Dim(2) / heads;
         AttentionReference.Run(MemoryMarshal.Cast<float, F32>(q.AsSpan()), MemoryMarshal.Cast<float, F32>(k.AsSpan()),
             MemoryMarshal.Cast<float, F32>(v.AsSpan()), MemoryMarshal.Cast<float, F32>(o.AsSpan()), b, lq, lk, heads, d,

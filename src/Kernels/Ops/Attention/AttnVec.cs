@@ -6,8 +6,8 @@ namespace PixelCost.Kernels.Ops;
 
 /// <summary>
 /// The vector operations the softmax / attention kernels (and <see cref="VecExp"/>) are written against, so one generic
-/// kernel source serves both paths: <see cref="V256"/> (AVX2 + FMA intrinsics, exactly the instructions the kernels
-/// used before they were generic) and <see cref="V512"/> (the cross-platform Vector512 API: AVX-512 instructions where
+/// kernel source serves both paths: <see cref="AttnV256"/> (AVX2 + FMA intrinsics, exactly the instructions the kernels
+/// used before they were generic) and <see cref="AttnV512"/> (the cross-platform Vector512 API: AVX-512 instructions where
 /// the hardware has them, a software emulation elsewhere, which is how the tests check it on AVX2 machines).
 /// Every member is a static abstract on a struct, so the JIT specialises each kernel per path and inlines these.
 /// </summary>
@@ -48,7 +48,7 @@ internal unsafe interface IVecF<TV> where TV : struct
 }
 
 /// <summary>256-bit path: AVX2 + FMA intrinsics (callers check <see cref="VecExp.IsSupported"/>).</summary>
-internal readonly unsafe struct V256 : IVecF<Vector256<float>>
+internal readonly unsafe struct AttnV256 : IVecF<Vector256<float>>
 {
     // A constant vector (not a static readonly field: no class-initialisation check in the kernels' loops).
     private static Vector256<int> Iota
@@ -102,11 +102,11 @@ internal readonly unsafe struct V256 : IVecF<Vector256<float>>
 
 /// <summary>
 /// 512-bit path, cross-platform Vector512 API only (no Avx512F.* calls), so it runs — emulated — on any machine.
-/// Where x86 semantics were relied on in <see cref="V256"/> this states the behaviour explicitly instead:
+/// Where x86 semantics were relied on in <see cref="AttnV256"/> this states the behaviour explicitly instead:
 /// MaxNative/MinNative (one vmaxps/vminps on AVX-512) with NaN restored by a select, since the NaN operand rule of the
 /// native instructions is not part of the cross-platform contract.
 /// </summary>
-internal readonly unsafe struct V512 : IVecF<Vector512<float>>
+internal readonly unsafe struct AttnV512 : IVecF<Vector512<float>>
 {
     private static Vector512<int> Iota
     {

@@ -15,8 +15,8 @@ internal static unsafe class SoftmaxCpu
     // Path: 512-bit (cross-platform Vector512) when cpu.UseVector512, else 256-bit AVX2 + FMA, else the scalar reference.
     public static void V1Rows(CpuAccelerator cpu, Tensor x, Tensor y)
     {
-        if (cpu.UseVector512) { V1Rows<V512, Vector512<float>>(cpu, x, y); return; }
-        if (VecExp.IsSupported) { V1Rows<V256, Vector256<float>>(cpu, x, y); return; }
+        if (cpu.UseVector512) { V1Rows<AttnV512, Vector512<float>>(cpu, x, y); return; }
+        if (VecExp.IsSupported) { V1Rows<AttnV256, Vector256<float>>(cpu, x, y); return; }
         int d = x.Dim(-1);
         long rows = x.Length / d;
         float* px = x.F32Pointer, py = y.F32Pointer;

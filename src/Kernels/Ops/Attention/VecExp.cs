@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace PixelCost.Kernels.Ops;
 
 /// <summary>
-/// Our own fp32 exp / exp2 for the softmax and attention kernels (generic over the vector width: <see cref="V256"/> AVX2 + FMA, <see cref="V512"/> cross-platform
+/// Our own fp32 exp / exp2 for the softmax and attention kernels (generic over the vector width: <see cref="AttnV256"/> AVX2 + FMA, <see cref="AttnV512"/> cross-platform
 /// Vector512; with scalar twins for row tails that
 /// run the identical algorithm, so a value does not depend on whether it fell in a vector or in a tail).
 /// Method: x = n·ln2 + r with n = round(x·log2 e) and r by a two-constant Cody–Waite reduction (|r| ≤ ln2/2),
@@ -37,11 +37,11 @@ internal static class VecExp
 
     /// <summary>e^x per lane, 256-bit path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x) => Exp<V256, Vector256<float>>(x);
+    public static Vector256<float> Exp(Vector256<float> x) => Exp<AttnV256, Vector256<float>>(x);
 
     /// <summary>e^x per lane, 512-bit path (same algorithm, bit-identical per lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x) => Exp<V512, Vector512<float>>(x);
+    public static Vector512<float> Exp(Vector512<float> x) => Exp<AttnV512, Vector512<float>>(x);
 
     /// <summary>e^x per lane for either vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -87,11 +87,11 @@ internal static class VecExp
     /// sum ≥ 1; the kernel writes exact zeros for masked and padding keys itself. No NaN or +inf handling (none occur).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp2NonPositive(Vector256<float> x) => Exp2NonPositive<V256, Vector256<float>>(x);
+    public static Vector256<float> Exp2NonPositive(Vector256<float> x) => Exp2NonPositive<AttnV256, Vector256<float>>(x);
 
     /// <summary>512-bit <see cref="Exp2NonPositive(Vector256{float})"/> (bit-identical per lane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp2NonPositive(Vector512<float> x) => Exp2NonPositive<V512, Vector512<float>>(x);
+    public static Vector512<float> Exp2NonPositive(Vector512<float> x) => Exp2NonPositive<AttnV512, Vector512<float>>(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Exp2NonPositive<V, TV>(TV x) where V : IVecF<TV> where TV : struct

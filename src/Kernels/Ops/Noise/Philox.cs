@@ -14,7 +14,7 @@ namespace PixelCost.Kernels.Ops.Noise;
 /// b = i / 4 with counter (low32(b), high32(b), low32(stream), high32(stream)) and lane i % 4 of that block.
 /// </para>
 /// </summary>
-public static class Philox4x32
+public static partial class Philox4x32
 {
     public const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57; // round multipliers
     public const uint W0 = 0x9E3779B9, W1 = 0xBB67AE85; // Weyl key increments (golden ratio, √3 − 1)

@@ -65,11 +65,31 @@ public class NoiseTests
             Assert.Equal(Philox4x32.At(first * 4 + (ulong)i, stream, seed), got[i]);
     }
 
+    [SkippableTheory]
+    [InlineData(0ul, 0ul, 0ul)]
+    [InlineData(0xfffffff8ul, 7ul, 0xdeadbeefcafef00dul)]
+    [InlineData(1ul << 33, ulong.MaxValue, 42ul)]
+    [InlineData((5ul << 32) + 123456, 0x8000_0001_ffff_fffful, ulong.MaxValue)]
+    public void Blocks8FillIsEightConsecutiveBlocks(ulong first, ulong stream, ulong seed)
+    {
+        Skip.IfNot(Philox4x32.Block8Supported);
+        // The fill path precomputes the rounds that depend only on (high block word, stream, key): a schedule made
+        // for this high word must give exactly the eight scalar blocks.
+        var schedule = new Philox4x32.FillSchedule(seed, stream, (uint)(first >> 32));
+        Philox4x32.Blocks8Fill(Vector256.Create(first) + Vector256.Create(0ul, 2, 1, 3), ref schedule,
+            out var o0, out var o1, out var o2, out var o3);
+        var got = new uint[32];
+        o0.CopyTo(got, 0); o1.CopyTo(got, 8); o2.CopyTo(got, 16); o3.CopyTo(got, 24);
+        for (int i = 0; i < 32; i++)
+            Assert.Equal(Philox4x32.At(first * 4 + (ulong)i, stream, seed), got[i]);
+    }
+
     public static IEnumerable<object[]> Sizes()
     {
         // every tail of a 32-element group and of an 8-lane vector, odd sizes, several groups
         for (int n = 0; n <= 41; n++) yield return [n];
-        foreach (int n in new[] { 63, 64, 65, 95, 97, 127, 129, 1000, 1001, 4097, 12345 }) yield return [n];
+        // 200003: several per-thread chunks, so chunks that start mid-tensor (their own schedule and counters) are checked too
+        foreach (int n in new[] { 63, 64, 65, 95, 97, 127, 129, 1000, 1001, 4097, 12345, 200003 }) yield return [n];
     }
 
     [Theory]

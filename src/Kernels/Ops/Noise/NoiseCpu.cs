@@ -68,11 +68,20 @@ public static unsafe class NoiseCpu
         }
         cpu.ParallelFor((n + Group - 1) / Group, Grain, (g0, g1) =>
         {
-            var keys = new Philox4x32.KeySchedule(seed);
-            for (long g = g0; g < g1; g++)
+            ulong first = (ulong)g0 * (Group / 4);
+            var schedule = new Philox4x32.FillSchedule(seed, stream, (uint)(first >> 32));
+            // Block indices of the group in Blocks8Fill's lane order, advanced by one add per group.
+            var blocks = Vector256.Create(first) + Vector256.Create(0ul, 2, 1, 3);
+            var step = Vector256.Create((ulong)(Group / 4));
+            for (long g = g0; g < g1; g++, blocks += step)
             {
                 long e = g * Group;
-                if (simd && e + Group <= n && SameHigh(e, 8)) UniformGroupAvx2(y + e, (ulong)e / 4, stream, ref keys);
+                if (simd && e + Group <= n && SameHigh(e, 8))
+                {
+                    uint high = (uint)((ulong)e / 4 >> 32);
+                    if (high != schedule.High) schedule = new Philox4x32.FillSchedule(seed, stream, high); // past 2^34 elements only
+                    UniformGroupAvx2(y + e, blocks, ref schedule);
+                }
                 else UniformScalar(y, e, Math.Min(e + Group, n), stream, seed);
             }
         });
@@ -120,9 +129,9 @@ public static unsafe class NoiseCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void UniformGroupAvx2(float* y, ulong firstBlock, ulong stream, ref Philox4x32.KeySchedule keys)
+    private static void UniformGroupAvx2(float* y, Vector256<ulong> blocks, ref Philox4x32.FillSchedule schedule)
     {
-        Philox4x32.Blocks8InOrder(firstBlock, stream, ref keys, out var o0, out var o1, out var o2, out var o3);
+        Philox4x32.Blocks8Fill(blocks, ref schedule, out var o0, out var o1, out var o2, out var o3);
         var scale = Vector256.Create(NoiseSpec.Inv24);
         // x >> 8 < 2^24, so the signed int → float conversion is exact; × 2^-24 is exact too: bitwise = reference.
         Vector256.Store(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(o0, 8).AsInt32()) * scale, y);

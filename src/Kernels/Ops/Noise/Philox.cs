@@ -208,7 +208,8 @@ public static partial class Philox4x32
     /// Blocks b, b+1 … b+7 in element order (as <see cref="Blocks8InOrder(ulong, ulong, ref KeySchedule, out Vector256{uint}, out Vector256{uint}, out Vector256{uint}, out Vector256{uint})"/>),
     /// the fill kernels' fast path. <paramref name="blocks"/> holds b + (0, 2, 1, 3) and <paramref name="schedule"/> was
     /// made for the high word of b (the caller keeps all eight blocks below the same 2^32 boundary). Bitwise the
-    /// same as eight <see cref="Block(ulong, ulong, ulong)"/>; fewer vector operations (the multiply-throughput bound):
+    /// same as eight <see cref="Block(ulong, ulong, ulong)"/> with fewer vector operations, which is what bounds the fill
+    /// (it issues ~4 vector µops per cycle; memory is not the limit):
     /// <list type="bullet">
     /// <item>Only counter word 0 differs between blocks, so round 0 multiplies one word, round 1 one (the other
     /// product is uniform, precomputed in <see cref="FillSchedule"/>) and round 2 xors one uniform word: 14 instead of

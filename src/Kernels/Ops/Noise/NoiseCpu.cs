@@ -68,22 +68,11 @@ public static unsafe class NoiseCpu
         }
         cpu.ParallelFor((n + Group - 1) / Group, Grain, (g0, g1) =>
         {
-            ulong first = (ulong)g0 * (Group / 4);
-            var schedule = new Philox4x32.FillSchedule(seed, stream, (uint)(first >> 32));
-            // Block indices of the group in Blocks8Fill's lane order, advanced by one add per group.
-            var blocks = Vector256.Create(first) + Vector256.Create(0ul, 2, 1, 3);
-            var step = Vector256.Create((ulong)(Group / 4));
-            for (long g = g0; g < g1; g++, blocks += step)
-            {
-                long e = g * Group;
-                if (simd && e + Group <= n && SameHigh(e, 8))
-                {
-                    uint high = (uint)((ulong)e / 4 >> 32);
-                    if (high != schedule.High) schedule = new Philox4x32.FillSchedule(seed, stream, high); // past 2^34 elements only
-                    UniformGroupAvx2(y + e, blocks, ref schedule);
-                }
-                else UniformScalar(y, e, Math.Min(e + Group, n), stream, seed);
-            }
+            // Whole groups in a call-free SIMD loop (a call inside the loop makes the JIT keep its vectors in memory:
+            // ymm registers do not survive calls), then the tail of the tensor, if this chunk has it, in scalar.
+            long whole = simd ? Math.Clamp(n / Group, g0, g1) : g0;
+            if (whole > g0) UniformGroupsAvx2(y, g0, whole, seed, stream);
+            if (whole < g1) UniformScalar(y, whole * Group, Math.Min(g1 * Group, n), stream, seed);
         });
     }
 
@@ -126,6 +115,24 @@ public static unsafe class NoiseCpu
     {
         for (long i = begin; i < end; i++)
             y[i] = (float)(Philox4x32.At((ulong)i, stream, seed) >> 8) * NoiseSpec.Inv24;
+    }
+
+    /// <summary>Groups [g0, g1) — all whole — of a uniform fill on the AVX2 path.</summary>
+    private static void UniformGroupsAvx2(float* y, long g0, long g1, ulong seed, ulong stream)
+    {
+        const ulong blocksPerGroup = Group / 4;
+        for (long g = g0; g < g1;)
+        {
+            // A run of groups under one high counter word (all of them below 2^34 elements); 2^32 is a multiple of
+            // 8, so a group never straddles two.
+            ulong first = (ulong)g * blocksPerGroup, high = first >> 32;
+            long end = (long)Math.Min((ulong)g1, ((high + 1) << 32) / blocksPerGroup);
+            var schedule = new Philox4x32.FillSchedule(seed, stream, (uint)high);
+            // Block indices of the group in Blocks8Fill's lane order, advanced by one add per group.
+            var blocks = Vector256.Create(first) + Vector256.Create(0ul, 2, 1, 3);
+            var step = Vector256.Create(blocksPerGroup);
+            for (; g < end; g++, blocks += step) UniformGroupAvx2(y + g * Group, blocks, ref schedule);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -118,6 +118,9 @@ public static unsafe class NoiseCpu
     }
 
     /// <summary>Groups [g0, g1) — all whole — of a uniform fill on the AVX2 path.</summary>
+    // Fully optimised from the first call: with tiering, the loop ran on as on-stack-replacement code that was ~25%
+    // slower in `pixelcost pixels` on 2 threads (measured: 1.40 ms vs 0.97 ms with DOTNET_TieredCompilation=0).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void UniformGroupsAvx2(float* y, long g0, long g1, ulong seed, ulong stream)
     {
         const ulong blocksPerGroup = Group / 4;

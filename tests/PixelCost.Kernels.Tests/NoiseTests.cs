@@ -65,11 +65,31 @@ public class NoiseTests
             Assert.Equal(Philox4x32.At(first * 4 + (ulong)i, stream, seed), got[i]);
     }
 
+    [SkippableTheory]
+    [InlineData(0ul, 0ul, 0ul)]
+    [InlineData(0xfffffff8ul, 7ul, 0xdeadbeefcafef00dul)]
+    [InlineData(1ul << 33, ulong.MaxValue, 42ul)]
+    [InlineData((5ul << 32) + 123456, 0x8000_0001_ffff_fffful, ulong.MaxValue)]
+    public void Blocks8FillIsEightConsecutiveBlocks(ulong first, ulong stream, ulong seed)
+    {
+        Skip.IfNot(Philox4x32.Block8Supported);
+        // The fill path precomputes the rounds that depend only on (high block word, stream, key): a schedule made
+        // for this high word must give exactly the eight scalar blocks.
+        var schedule = new Philox4x32.FillSchedule(seed, stream, (uint)(first >> 32));
+        Philox4x32.Blocks8Fill(Vector256.Create(first) + Vector256.Create(0ul, 2, 1, 3), ref schedule,
+            out var o0, out var o1, out var o2, out var o3);
+        var got = new uint[32];
+        o0.CopyTo(got, 0); o1.CopyTo(got, 8); o2.CopyTo(got, 16); o3.CopyTo(got, 24);
+        for (int i = 0; i < 32; i++)
+            Assert.Equal(Philox4x32.At(first * 4 + (ulong)i, stream, seed), got[i]);
+    }
+
     public static IEnumerable<object[]> Sizes()
     {
         // every tail of a 32-element group and of an 8-lane vector, odd sizes, several groups
         for (int n = 0; n <= 41; n++) yield return [n];
-        foreach (int n in new[] { 63, 64, 65, 95, 97, 127, 129, 1000, 1001, 4097, 12345 }) yield return [n];
+        // 200003: several per-thread chunks, so chunks that start mid-tensor (their own schedule and counters) are checked too
+        foreach (int n in new[] { 63, 64, 65, 95, 97, 127, 129, 1000, 1001, 4097, 12345, 200003 }) yield return [n];
     }
 
     [Theory]
@@ -316,5 +336,134 @@ public class NoiseTests
         double mean = sum / x.Length, ss = 0;
         foreach (float v in x) ss += (v - mean) * (v - mean);
         return (mean, ss / (x.Length - 1), min, max);
+    }
+
+    // ---- Vector512 path, forced with new CpuAccelerator(threads, 512): emulated in software on AVX2-only machines,
+    // so sizes stay small, but every tail of a 64-element group (0..65) and odd sizes are covered. ----
+
+    [Theory]
+    [InlineData(0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u, 0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u)]
+    [InlineData(0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu)]
+    [InlineData(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u, 0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u)]
+    public void Block16KnownAnswers(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1, uint e0, uint e1, uint e2, uint e3)
+    {
+        // Same Random123 vectors as PhiloxKnownAnswers, in all 16 lanes.
+        var v0 = Vector512.Create(c0); var v1 = Vector512.Create(c1); var v2 = Vector512.Create(c2); var v3 = Vector512.Create(c3);
+        var keys = new Philox4x32.KeySchedule512(k0 | (ulong)k1 << 32);
+        Philox4x32.Block16(ref v0, ref v1, ref v2, ref v3, ref keys);
+        for (int l = 0; l < 16; l++) Assert.Equal((e0, e1, e2, e3), (v0[l], v1[l], v2[l], v3[l]));
+    }
+
+    [Fact]
+    public void Block16EqualsScalarBitwise()
+    {
+        var rng = new Random(4321);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var c = new uint[4][];
+            for (int w = 0; w < 4; w++) { c[w] = new uint[16]; for (int l = 0; l < 16; l++) c[w][l] = Word(rng, trial); }
+            uint k0 = Word(rng, trial), k1 = Word(rng, trial);
+            var v0 = Vector512.Create(c[0]); var v1 = Vector512.Create(c[1]); var v2 = Vector512.Create(c[2]); var v3 = Vector512.Create(c[3]);
+            var keys = new Philox4x32.KeySchedule512(k0 | (ulong)k1 << 32);
+            Philox4x32.Block16(ref v0, ref v1, ref v2, ref v3, ref keys);
+            for (int l = 0; l < 16; l++)
+                Assert.Equal(Philox4x32.Block(c[0][l], c[1][l], c[2][l], c[3][l], k0, k1), (v0[l], v1[l], v2[l], v3[l]));
+        }
+    }
+
+    [Theory]
+    [InlineData(0ul, 0ul, 0ul)]
+    [InlineData(0xfffffff0ul, 7ul, 0xdeadbeefcafef00dul)] // the last 16 blocks below a 2^32 boundary
+    [InlineData(1ul << 33, ulong.MaxValue, 42ul)]
+    public void Blocks16InOrderIsSixteenConsecutiveBlocks(ulong first, ulong stream, ulong seed)
+    {
+        var keys = new Philox4x32.KeySchedule512(seed);
+        Philox4x32.Blocks16InOrder(first, stream, ref keys, out var o0, out var o1, out var o2, out var o3);
+        var got = new uint[64];
+        o0.CopyTo(got, 0); o1.CopyTo(got, 16); o2.CopyTo(got, 32); o3.CopyTo(got, 48);
+        for (int i = 0; i < 64; i++)
+            Assert.Equal(Philox4x32.At(first * 4 + (ulong)i, stream, seed), got[i]);
+    }
+
+    public static IEnumerable<object[]> Sizes512()
+    {
+        for (int n = 0; n <= 66; n++) yield return [n];
+        foreach (int n in new[] { 95, 127, 128, 129, 191, 1001, 4097 }) yield return [n];
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes512))]
+    public void Uniform512EqualsReferenceAnd256Bitwise(int n)
+    {
+        var expected = new float[n];
+        NoiseReference.Uniform<F32>(expected, seed: 0x1234_5678_9abc_def0ul, stream: 3);
+        using var acc512 = new CpuAccelerator(2, 512);
+        using var t = acc512.Allocate(n);
+        Ops.Ops.FillUniform(acc512, t, 0x1234_5678_9abc_def0ul, stream: 3);
+        Assert.Equal("cpu.v2-avx512", acc512.Ledger.Entries[^1].Variant);
+        // The same exact integer → float steps as the AVX2 path: bitwise the reference.
+        var got512 = t.ToArray();
+        Assert.Equal(expected, got512);
+
+        using var acc256 = new CpuAccelerator(2, 256);
+        using var t256 = acc256.Allocate(n);
+        Ops.Ops.FillUniform(acc256, t256, 0x1234_5678_9abc_def0ul, stream: 3);
+        Assert.Equal(t256.ToArray(), got512);
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes512))]
+    public void Gaussian512MatchesReferenceAnd256(int n)
+    {
+        const float mean = 0.25f, std = 1.5f;
+        var expected = new float[n];
+        NoiseReference.Gaussian<F32>(expected, seed: 99, mean, std, stream: 1);
+        using var acc512 = new CpuAccelerator(2, 512);
+        using var t = acc512.Allocate(n);
+        using var acc256 = new CpuAccelerator(2, 256);
+        using var t256 = acc256.Allocate(n);
+        double rMax = Math.Sqrt(2 * 24 * Math.Log(2));
+        foreach (int variant in new[] { 2, 3 })
+        {
+            Ops.Ops.FillGaussian(acc512, t, 99, mean, std, stream: 1, variant: variant);
+            Assert.Equal(variant == 2 ? "cpu.v2-avx512" : "cpu.v3-avx512-polylog", acc512.Ledger.Entries[^1].Variant);
+            var got = t.ToArray();
+            // The same error budget as GaussianKernelMatchesReference (derivation there): the 512 path does the same
+            // Box–Muller steps; its log/sin/cos are Vector512.Log/SinCos (v2) or NoiseMath on each half (v3).
+            double atol = std * rMax * (TrigMaxAbsErr + Ulp1);
+            double rtol = LogMaxRelErr / 2 + 6 * Ulp1;
+            Close.All(expected, got, atol, rtol, new[] { n }, $"gaussian 512 v{variant} n={n}");
+
+            if (!Philox4x32.Block8Supported) continue;
+            Ops.Ops.FillGaussian(acc256, t256, 99, mean, std, stream: 1, variant: variant);
+            var got256 = t256.ToArray();
+            // Elements both paths compute in SIMD (whole 64-element groups): v3 runs NoiseMath's Vector256 code on
+            // both, so bitwise; v2 compares .NET's Vector256 and Vector512 math, each within the bound of the
+            // reference, so within twice the bound of each other. Tails (scalar MathF on one path, SIMD on the
+            // other) are covered by the reference comparisons.
+            int simd = n / NoiseCpu.Group512 * NoiseCpu.Group512;
+            if (variant == 3) Assert.Equal(got256[..simd], got[..simd]);
+            else Close.All(got256[..simd], got[..simd], 2 * atol, 2 * rtol, new[] { simd }, $"gaussian 256 vs 512 v2 n={n}");
+        }
+    }
+
+    [Fact]
+    public void Vector512OutputIsIndependentOfThreadCount()
+    {
+        // Above 3 × the 512 path's per-thread grain (65536 uniform, 16384 Gaussian elements), odd tail.
+        const int n = 3 * 65536 + 4099;
+        float[]? uni = null, gau = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            using var acc = new CpuAccelerator(threads, 512);
+            using var t = acc.Allocate(n);
+            Ops.Ops.FillUniform(acc, t, 7);
+            var u = t.ToArray();
+            Ops.Ops.FillGaussian(acc, t, 7);
+            var g = t.ToArray();
+            if (uni is null) { uni = u; gau = g; continue; }
+            Assert.Equal(uni, u);
+            Assert.Equal(gau, g);
+        }
     }
 }

@@ -9,11 +9,12 @@ namespace PixelCost.Kernels.Tests;
 
 public class PixelsTests
 {
-    // (H, W): every row length 3W mod 8 (W = 1..8 covers all tails of a Vector256 row), odd sizes, 1×1, tall and wide.
+    // (H, W): every row length 3W mod 8 (W = 1..8 covers all tails of a Vector256 row) and mod 16 (with W = 13, 14, 31, 64,
+    // 300: all tails of a Vector512 row), odd sizes, 1×1, tall and wide.
     public static IEnumerable<object[]> Images()
     {
         for (int w = 1; w <= 11; w++) yield return [1 + w % 3, w];
-        foreach (var (h, w) in new[] { (1, 1), (7, 13), (17, 31), (33, 5), (64, 64), (65, 33), (3, 300), (200, 3) })
+        foreach (var (h, w) in new[] { (1, 1), (7, 13), (17, 31), (33, 5), (64, 64), (65, 33), (3, 300), (200, 3), (5, 14) })
             yield return [h, w];
     }
 
@@ -232,5 +233,77 @@ public class PixelsTests
             Assert.Contains(op, e.Message);
             Assert.Contains(shape, e.Message);
         }
+    }
+
+    // ---- Vector512 path, forced (emulated in software on AVX2-only machines). Each map does the reference's float
+    // operations in the same order on 16 lanes, so it is compared exactly, to the reference and to the 256-bit path.
+    // Images() covers every row tail mod 16 (3W mod 16 for W = 1..11 plus the odd shapes). ----
+
+    private static float[] Map(int bits, int h, int w, Action<CpuAccelerator, Tensor> fill, string variant)
+    {
+        using var acc = new CpuAccelerator(2, bits);
+        using var img = acc.Allocate(h, w, 3);
+        fill(acc, img);
+        Assert.Equal(variant.Replace("BITS", bits == 512 ? "avx512" : "avx2"), acc.Ledger.Entries[^1].Variant);
+        return img.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(Images))]
+    public void Vector512MapsEqualReferenceAnd256(int h, int w)
+    {
+        var expected = new float[h * w * 3];
+        PixelsReference.Noise<F32>(expected, 42);
+        Assert.Equal(expected, Map(512, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
+        Assert.Equal(Map(256, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"),
+            Map(512, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
+
+        foreach (int scale in new[] { 1, 3, 16, 1000 })
+        {
+            PixelsReference.SmoothNoise<F32>(expected, h, w, 9, scale);
+            var got = Map(512, h, w, (a, t) => O.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS");
+            Assert.Equal(expected, got);
+            Assert.Equal(Map(256, h, w, (a, t) => O.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS"), got);
+        }
+
+        PixelsReference.Gradient<F32>(expected, h, w);
+        var grad = Map(512, h, w, (a, t) => O.PixelsGradient(a, t), "cpu.v1-rows-BITS");
+        Assert.Equal(expected, grad);
+        Assert.Equal(Map(256, h, w, (a, t) => O.PixelsGradient(a, t), "cpu.v1-rows-BITS"), grad);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Vector512QuantizeEqualsReferenceAnd256(int n)
+    {
+        // The same mix as QuantizeEqualsReference: NaN (which Vector512.Max would propagate, unlike vmaxps), ±∞,
+        // exact halves and out-of-range values.
+        var rng = new Random(n + 1);
+        var src = new float[n];
+        for (int i = 0; i < n; i++)
+            src[i] = (i % 8) switch
+            {
+                0 => (float)(rng.NextDouble() * 1.4 - 0.2),
+                1 => (rng.Next(256) + 0.5f) / 255f,
+                2 => float.NaN,
+                3 => rng.Next(2) == 0 ? float.PositiveInfinity : float.NegativeInfinity,
+                4 => rng.Next(256) / 255f,
+                5 => -0f,
+                _ => (float)rng.NextDouble(),
+            };
+        var expected = new byte[n];
+        PixelsReference.Quantize<F32>(src, expected);
+        var got = new byte[2][];
+        foreach (int bits in new[] { 512, 256 })
+        {
+            using var acc = new CpuAccelerator(2, bits);
+            using var s = acc.FromArray(src, n);
+            using var d = acc.Allocate(DType.U8, n);
+            O.QuantizeU8(acc, s, d);
+            Assert.Equal(bits == 512 ? "cpu.v1-avx512" : "cpu.v1-avx2", acc.Ledger.Entries[^1].Variant);
+            got[bits == 512 ? 0 : 1] = d.AsSpan<byte>().ToArray();
+        }
+        Assert.Equal(expected, got[0]);
+        Assert.Equal(got[1], got[0]);
     }
 }

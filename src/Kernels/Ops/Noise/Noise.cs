@@ -16,7 +16,7 @@ public static partial class Ops
         var cost = NoiseSpec.UniformCost(dst.Length);
         if (acc is CpuAccelerator cpu)
         {
-            string name = NoiseCpu.VariantName(NoiseSpec.UniformOp, variant);
+            string name = NoiseCpu.VariantName(cpu, NoiseSpec.UniformOp, variant);
             acc.Launch(NoiseSpec.UniformOp, name, dst.ShapeString, cost, () => NoiseCpu.Uniform(cpu, dst, seed, stream, variant));
         }
         else throw Unsupported(NoiseSpec.UniformOp, acc);
@@ -33,7 +33,7 @@ public static partial class Ops
         var cost = NoiseSpec.GaussianCost(dst.Length);
         if (acc is CpuAccelerator cpu)
         {
-            string name = NoiseCpu.VariantName(NoiseSpec.GaussianOp, variant);
+            string name = NoiseCpu.VariantName(cpu, NoiseSpec.GaussianOp, variant);
             acc.Launch(NoiseSpec.GaussianOp, name, dst.ShapeString, cost,
                 () => NoiseCpu.Gaussian(cpu, dst, seed, mean, std, stream, variant));
         }

@@ -12,7 +12,7 @@ public static partial class Ops
         var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.NoiseOp, acc, image);
         var cost = PixelsSpec.NoiseCost(h, w);
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.NoiseOp, NoiseCpu.VariantName(PixelsSpec.NoiseOp, variant), image.ShapeString, cost,
+            acc.Launch(PixelsSpec.NoiseOp, NoiseCpu.VariantName(cpu, PixelsSpec.NoiseOp, variant), image.ShapeString, cost,
                 () => NoiseCpu.Uniform(cpu, image, seed, 0, variant));
         else throw Unsupported(PixelsSpec.NoiseOp, acc);
     }
@@ -23,7 +23,7 @@ public static partial class Ops
         PixelsSpec.ValidateSmoothNoise(acc, image, scale);
         var cost = PixelsSpec.SmoothNoiseCost(image.Dim(0), image.Dim(1), scale);
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.SmoothNoiseOp, PixelsCpu.Variant, image.ShapeString + $" scale {scale}", cost,
+            acc.Launch(PixelsSpec.SmoothNoiseOp, PixelsCpu.Variant(cpu), image.ShapeString + $" scale {scale}", cost,
                 () => PixelsCpu.SmoothNoise(cpu, image, seed, scale));
         else throw Unsupported(PixelsSpec.SmoothNoiseOp, acc);
     }
@@ -34,7 +34,7 @@ public static partial class Ops
         var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.GradientOp, acc, image);
         var cost = PixelsSpec.GradientCost(h, w);
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.GradientOp, PixelsCpu.Variant, image.ShapeString, cost, () => PixelsCpu.Gradient(cpu, image));
+            acc.Launch(PixelsSpec.GradientOp, PixelsCpu.Variant(cpu), image.ShapeString, cost, () => PixelsCpu.Gradient(cpu, image));
         else throw Unsupported(PixelsSpec.GradientOp, acc);
     }
 
@@ -44,7 +44,7 @@ public static partial class Ops
         PixelsSpec.ValidateCheckerboard(acc, image, cell);
         var cost = PixelsSpec.CheckerboardCost(image.Dim(0), image.Dim(1));
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.CheckerboardOp, PixelsCpu.Variant, image.ShapeString + $" cell {cell}", cost,
+            acc.Launch(PixelsSpec.CheckerboardOp, PixelsCpu.CheckerboardVariant, image.ShapeString + $" cell {cell}", cost,
                 () => PixelsCpu.Checkerboard(cpu, image, cell));
         else throw Unsupported(PixelsSpec.CheckerboardOp, acc);
     }
@@ -55,7 +55,7 @@ public static partial class Ops
         PixelsSpec.ValidateQuantize(acc, src, dst);
         var cost = PixelsSpec.QuantizeCost(src.Length);
         if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.QuantizeOp, PixelsCpu.QuantizeVariant, src.ShapeString, cost, () => PixelsCpu.Quantize(cpu, src, dst));
+            acc.Launch(PixelsSpec.QuantizeOp, PixelsCpu.QuantizeVariant(cpu), src.ShapeString, cost, () => PixelsCpu.Quantize(cpu, src, dst));
         else throw Unsupported(PixelsSpec.QuantizeOp, acc);
     }
 }

@@ -11,9 +11,13 @@ namespace PixelCost.Kernels.Ops.Pixels;
 /// </summary>
 public static unsafe class PixelsCpu
 {
-    // v1 — the only variant: row tables + Vector256 rows, threads over rows.
-    public const string Variant = "cpu.v1-rows-avx2";
-    public const string QuantizeVariant = "cpu.v1-avx2";
+    // v1 — the only variant: row tables + Vector256 rows (Vector512 rows when the accelerator takes the 512-bit
+    // path), threads over rows.
+    public static string Variant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-rows-avx512" : "cpu.v1-rows-avx2";
+    public static string QuantizeVariant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-avx512" : "cpu.v1-avx2";
+
+    // Checkerboard only copies rows (Span.CopyTo, the runtime's own vectorised memmove): no SIMD path of ours to pick.
+    public const string CheckerboardVariant = "cpu.v1-rows-copy";
 
     /// <summary>Rows per thread chunk: at least ~64 KiB of output so scheduling cost stays negligible.</summary>
     private static long RowGrain(int w) => Math.Max(1, 16384 / (3L * w));
@@ -64,8 +68,9 @@ public static unsafe class PixelsCpu
             }
         });
 
-        // Vertical pass per output row: contiguous, so plain Vector256 lerps.
+        // Vertical pass per output row: contiguous, so plain vector lerps.
         float* img = dst.F32Pointer;
+        bool wide = cpu.UseVector512;
         cpu.ParallelFor(h, RowGrain(w), (y0, y1) =>
         {
             fixed (float* rx = rowX)
@@ -75,16 +80,26 @@ public static unsafe class PixelsCpu
                     int gy = (int)y / scale;
                     float ty = (float)((int)y % scale) * invS;
                     float sy = ty * ty * (3f - 2f * ty);
-                    Lerp(rx + (long)gy * row, rx + (long)(gy + 1) * row, sy, img + y * row, row);
+                    Lerp(rx + (long)gy * row, rx + (long)(gy + 1) * row, sy, img + y * row, row, wide);
                 }
             }
         });
     }
 
-    private static void Lerp(float* a, float* b, float t, float* dst, int n)
+    private static void Lerp(float* a, float* b, float t, float* dst, int n, bool wide)
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (wide)
+        {
+            // Vector512 path: the same mul-then-add as below, 16 lanes.
+            var vt = Vector512.Create(t);
+            for (; i <= n - 16; i += 16)
+            {
+                var va = Vector512.Load(a + i);
+                Vector512.Store(va + (Vector512.Load(b + i) - va) * vt, dst + i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
         {
             var vt = Vector256.Create(t);
             for (; i <= n - 8; i += 8)
@@ -112,6 +127,7 @@ public static unsafe class PixelsCpu
             (baseNum[3 * x + 2], yStep[3 * x + 2], scale[3 * x + 2]) = (x + 1, 1, invWH);
         }
         float* img = dst.F32Pointer;
+        bool wide = cpu.UseVector512;
         cpu.ParallelFor(h, RowGrain(w), (y0, y1) =>
         {
             fixed (int* bn = baseNum, ys = yStep)
@@ -121,7 +137,17 @@ public static unsafe class PixelsCpu
                 {
                     float* o = img + y * row;
                     int yi = (int)y, j = 0;
-                    if (Vector256.IsHardwareAccelerated)
+                    if (wide)
+                    {
+                        // Vector512 path: the same integer numerator and one rounding multiply, 16 lanes.
+                        var vy = Vector512.Create(yi);
+                        for (; j <= row - 16; j += 16)
+                        {
+                            var num = Vector512.Load(bn + j) + Vector512.Load(ys + j) * vy;
+                            Vector512.Store(Vector512.ConvertToSingle(num) * Vector512.Load(sc + j), o + j);
+                        }
+                    }
+                    else if (Vector256.IsHardwareAccelerated)
                     {
                         var vy = Vector256.Create(yi);
                         for (; j <= row - 8; j += 8)
@@ -163,10 +189,17 @@ public static unsafe class PixelsCpu
         float* s = src.F32Pointer;
         byte* d = (byte*)dst.Handle;
         long n = src.Length;
+        bool wide = cpu.UseVector512;
         cpu.ParallelFor((n + QuantizeGroup - 1) / QuantizeGroup, 2048, (g0, g1) =>
         {
             long i = g0 * QuantizeGroup, end = Math.Min(g1 * QuantizeGroup, n);
-            if (Avx2.IsSupported)
+            if (wide)
+                for (; i + 64 <= end; i += 64)
+                {
+                    var a = Q16(s + i); var b = Q16(s + i + 16); var c = Q16(s + i + 32); var e = Q16(s + i + 48);
+                    Vector512.Store(Vector512.Narrow(Vector512.Narrow(a, b), Vector512.Narrow(c, e)), d + i);
+                }
+            else if (Avx2.IsSupported)
                 for (; i + QuantizeGroup <= end; i += QuantizeGroup)
                 {
                     var a = Q8(s + i); var b = Q8(s + i + 8); var c = Q8(s + i + 16); var e = Q8(s + i + 24);
@@ -188,5 +221,19 @@ public static unsafe class PixelsCpu
         var v = Avx.Min(Avx.Max(Vector256.Load(p), Vector256<float>.Zero), Vector256<float>.One);
         var q = Avx.Floor(v * Vector256.Create(255f) + Vector256.Create(0.5f));
         return Avx.ConvertToVector256Int32WithTruncation(q).AsUInt32();
+    }
+
+    /// <summary>
+    /// The Vector512 twin of <see cref="Q8"/> in cross-platform operations. Vector512.Max/Min follow IEEE 754-2019
+    /// (NaN in, NaN out) rather than vmaxps's "second operand on NaN", so NaN is mapped to 0 explicitly first (x == x
+    /// is false only for NaN); after that the clamp, floor and truncating conversion match the reference.
+    /// </summary>
+    private static Vector512<uint> Q16(float* p)
+    {
+        var x = Vector512.Load(p);
+        x = Vector512.ConditionalSelect(Vector512.Equals(x, x), x, Vector512<float>.Zero);
+        var v = Vector512.Min(Vector512.Max(x, Vector512<float>.Zero), Vector512<float>.One);
+        var q = Vector512.Floor(v * Vector512.Create(255f) + Vector512.Create(0.5f));
+        return Vector512.ConvertToInt32(q).AsUInt32();
     }
 }

@@ -46,6 +46,14 @@ public unsafe interface IVec<TV> where TV : struct
     static abstract TV SubInt(TV a, TV b);
     static abstract TV ShiftLeftInt(TV a, int bits);
     static abstract TV ShiftRightArithmeticInt(TV a, int bits);
+    static abstract TV ShiftRightLogicalInt(TV a, int bits);
+    static abstract TV Xor(TV a, TV b);
+    /// <summary>Round to nearest, ties to even.</summary>
+    static abstract TV Round(TV a);
+    /// <summary>int32 lanes (bits) → float.</summary>
+    static abstract TV IntToFloat(TV a);
+    /// <summary>float → int32 lanes (bits), truncating; callers pass integral values.</summary>
+    static abstract TV FloatToInt(TV a);
     // ---- for the softmax / attention micro-kernels ----
     /// <summary>Store to an address aligned to the vector size, bypassing the caches.</summary>
     static abstract void StoreStream(TV v, float* p);
@@ -114,6 +122,12 @@ public readonly unsafe struct V256 : IVec<Vector256<float>>
     public static Vector256<float> ShiftLeftInt(Vector256<float> a, int bits) => (a.AsInt32() << bits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftRightArithmeticInt(Vector256<float> a, int bits) => (a.AsInt32() >> bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftRightLogicalInt(Vector256<float> a, int bits) => Vector256.ShiftRightLogical(a.AsInt32(), bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Xor(Vector256<float> a, Vector256<float> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> a) => Vector256.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IntToFloat(Vector256<float> a) => Vector256.ConvertToSingle(a.AsInt32());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> FloatToInt(Vector256<float> a) => Vector256.ConvertToInt32(a).AsSingle();
     // A constant vector (not a static readonly field: no class-initialisation check in the kernels' loops).
     private static Vector256<int> Iota
     {
@@ -215,6 +229,12 @@ public readonly unsafe struct V512 : IVec<Vector512<float>>
     public static Vector512<float> ShiftLeftInt(Vector512<float> a, int bits) => (a.AsInt32() << bits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ShiftRightArithmeticInt(Vector512<float> a, int bits) => (a.AsInt32() >> bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftRightLogicalInt(Vector512<float> a, int bits) => Vector512.ShiftRightLogical(a.AsInt32(), bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Xor(Vector512<float> a, Vector512<float> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> a) => Vector512.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IntToFloat(Vector512<float> a) => Vector512.ConvertToSingle(a.AsInt32());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> FloatToInt(Vector512<float> a) => Vector512.ConvertToInt32(a).AsSingle();
     private static Vector512<int> Iota
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

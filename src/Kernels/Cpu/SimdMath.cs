@@ -4,11 +4,15 @@ using System.Runtime.Intrinsics;
 namespace PixelCost.Kernels.Cpu;
 
 /// <summary>
-/// Vectorised fp32 transcendentals for fused elementwise kernels, written once over the vector width: TO is
+/// The one home of our vectorised fp32 transcendentals (activations, norms, softmax, attention, the Gaussian fill),
+/// written once over the vector width: TO is
 /// <see cref="V256"/> (8 lanes, AVX2 here) or <see cref="V512"/> (16 lanes, AVX-512 where the hardware has it, emulated
 /// in software elsewhere). Every lane runs the same operations in the same order at both widths, so the two paths give
 /// the same bits (the tests check it). Errors measured against double math over a
-/// dense sweep by the tests in ElementwiseTests: Exp ≤ 2.4e-7 relative (normal results), Erf ≤ 1.2e-7 absolute, NormalCdf ≤ 1.6e-7 absolute, Tanh ≤ 1.2e-7 absolute.
+/// dense sweep by the tests in ElementwiseTests: Exp ≤ 2.4e-7 relative (normal results), Erf ≤ 1.2e-7 absolute, NormalCdf ≤ 1.6e-7 absolute, Tanh ≤ 1.2e-7 absolute;
+/// in SoftmaxTests: ExpFlush ≈ 2 × 2⁻²⁴ relative, Exp2NonPositive ≈ 1.3 × 2⁻²⁴; in NoiseTests: Log ≤ 4u relative, SinCos ≤ 4u absolute.
+/// Every exp variant (Exp, ExpNoNaN, ExpInRange, ExpFlush, and Exp2NonPositive's folded coefficients) shares one
+/// reduction and polynomial (<see cref="ExpCore"/>); they differ only in how they handle the ends of the range.
 /// Tails shorter than a vector go through Apply with a padded buffer so they use the very same code.
 /// </summary>
 public static class SimdMath<TO, TV> where TO : struct, IVec<TV> where TV : struct

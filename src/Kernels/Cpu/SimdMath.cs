@@ -67,8 +67,9 @@ public static class SimdMath<TO, TV> where TO : struct, IVec<TV> where TV : stru
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV ExpInRange(TV x)
     {
-        var p = Reduce(x, out var n);
-        return TO.Mul(p, Pow2(n));
+        // The result is normal here, so adding n to p's exponent field (two integer ops) equals p·2^n bit for bit.
+        var p = ExpCore(x, out var k);
+        return TO.AddToExponent(p, k);
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ public class AttentionTests(ITestOutputHelper log)
     //  - a score is a D-term fp32 dot product times scale: |error| ≤ D·2^-24·Σ|q_e k_e|·scale; with scale = 1/√D and
     //    D ≤ 80 that is ≤ √80·6e-8·… ≈ 5e-7 absolute in the exp argument (the tiled variant's pre-multiplication of q by
     //    scale·log2 e adds one rounding per q element: ≤ 1e-7 relative of the score);
-    //  - so each probability is off by ≲ 1e-6 relative (plus VecExp's 2e-7 and the row sum's few ulps);
+    //  - so each probability is off by ≲ 1e-6 relative (plus SimdMath exp's 2e-7 and the row sum's few ulps);
     //  - o = Σ p v with Σ p = 1 and |v| ≤ 1: absolute error ≲ 1e-6 + the PV dot product's Lk·2^-24 ≈ 6e-6 for Lk = 100.
     // atol 5e-6 and rtol 5e-5 cover that bound; the observed worst errors (≈1.5e-7) are logged.
     private const double Atol = 5e-6, Rtol = 5e-5;

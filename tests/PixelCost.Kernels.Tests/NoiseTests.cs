@@ -159,8 +159,8 @@ public class NoiseTests
             var u = Vector256.ConvertToSingle(k) * scale;
             var u1 = Vector256.ConvertToSingle(k + Vector256<int>.One) * scale;
             var theta = Vector256.Create(NoiseSpec.TwoPi) * u;
-            var ln = own ? NoiseMath.Log(u1) : Vector256.Log(u1);
-            var (s, c) = own ? NoiseMath.SinCos(theta) : Vector256.SinCos(theta);
+            var ln = own ? SimdMath.Log(u1) : Vector256.Log(u1);
+            var (s, c) = own ? SimdMath.SinCos(theta) : Vector256.SinCos(theta);
             for (int l = 0; l < 8; l++)
             {
                 double exact = Math.Log((double)u1[l]);
@@ -170,7 +170,7 @@ public class NoiseTests
                 worstTrig = Math.Max(worstTrig, Math.Max(Math.Abs(s[l] - Math.Sin(th)), Math.Abs(c[l] - Math.Cos(th))));
             }
         }
-        string who = own ? "NoiseMath" : "Vector256";
+        string who = own ? "SimdMath" : "Vector256";
         Assert.True(worstLog <= LogMaxRelErr, $"{who} log: worst relative error {worstLog:G4} > {LogMaxRelErr:G4}");
         Assert.True(worstTrig <= TrigMaxAbsErr, $"{who} sin/cos: worst absolute error {worstTrig:G4} > {TrigMaxAbsErr:G4}");
     }
@@ -184,7 +184,7 @@ public class NoiseTests
         for (int i = 0; i < 20000; i++)
         {
             var th = Vector256.Create((float)(rng.NextDouble() * 80 - 40));
-            var (s, c) = NoiseMath.SinCos(th);
+            var (s, c) = SimdMath.SinCos(th);
             double t = th[0], bound = TrigMaxAbsErr + Ulp1 * 4;
             Assert.True(Math.Abs(s[0] - Math.Sin(t)) <= bound, $"sin({t})");
             Assert.True(Math.Abs(c[0] - Math.Cos(t)) <= bound, $"cos({t})");
@@ -429,7 +429,7 @@ public class NoiseTests
             Assert.Equal(variant == 2 ? "cpu.v2-avx512" : "cpu.v3-avx512-polylog", acc512.Ledger.Entries[^1].Variant);
             var got = t.ToArray();
             // The same error budget as GaussianKernelMatchesReference (derivation there): the 512 path does the same
-            // Box–Muller steps; its log/sin/cos are Vector512.Log/SinCos (v2) or NoiseMath on each half (v3).
+            // Box–Muller steps; its log/sin/cos are Vector512.Log/SinCos (v2) or SimdMath's Log/SinCos at full width (v3).
             double atol = std * rMax * (TrigMaxAbsErr + Ulp1);
             double rtol = LogMaxRelErr / 2 + 6 * Ulp1;
             Close.All(expected, got, atol, rtol, new[] { n }, $"gaussian 512 v{variant} n={n}");
@@ -437,7 +437,7 @@ public class NoiseTests
             if (!Philox4x32.Block8Supported) continue;
             Ops.Ops.FillGaussian(acc256, t256, 99, mean, std, stream: 1, variant: variant);
             var got256 = t256.ToArray();
-            // Elements both paths compute in SIMD (whole 64-element groups): v3 runs NoiseMath's Vector256 code on
+            // Elements both paths compute in SIMD (whole 64-element groups): v3 runs SimdMath's Log/SinCos, the same operations per lane at
             // both, so bitwise; v2 compares .NET's Vector256 and Vector512 math, each within the bound of the
             // reference, so within twice the bound of each other. Tails (scalar MathF on one path, SIMD on the
             // other) are covered by the reference comparisons.

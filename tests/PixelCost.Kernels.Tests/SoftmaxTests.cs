@@ -30,11 +30,11 @@ public class SoftmaxTests(ITestOutputHelper log)
 
     // Error budget of the float kernel against the double reference, inputs with |x − max| ≤ 16:
     //  - the exp argument x − max is one rounded float subtraction: ≤ 16·2^-24 ≈ 1e-6 absolute → 1e-6 relative in e^.;
-    //  - VecExp: ≤ 2e-7 relative (measured in ExpMatchesMathExp);
+    //  - SimdMath.ExpFlush: ≤ 2e-7 relative (measured in ExpMatchesMathExp);
     //  - the sum over ≤ 4096 terms in 16 vector lanes: ≤ (4096/16)·2^-24 ≈ 1.5e-5 worst case, far less in practice
     //    for D ≤ 100 (≤ 7·2^-24 ≈ 4e-7); 1/sum and the multiply: 2 roundings.
     // So rtol 1e-5 bounds every case tested here (D ≤ 1000, worst sum term 1000/16·6e-8 = 3.7e-6). atol covers only
-    // probabilities below e^-86.5 ≈ 2.6e-38 that VecExp flushes to 0.
+    // probabilities below e^-86.5 ≈ 2.6e-38 that SimdMath.ExpFlush flushes to 0.
     private const double Rtol = 1e-5, Atol = 1e-37;
 
     // The 512-bit path forced (emulated in software on this AVX2 machine). Its exp is bit-identical per lane to the
@@ -137,28 +137,28 @@ public class SoftmaxTests(ITestOutputHelper log)
         const int n = 1 << 20;
         double worst = 0;
         var xs = new float[n];
-        for (int i = 0; i < n; i++) xs[i] = VecExp.MinArg + (VecExp.MaxArg - VecExp.MinArg) * i / (n - 1f);
+        for (int i = 0; i < n; i++) xs[i] = SimdMath.ExpFlushMinArg + (SimdMath.ExpFlushMaxArg - SimdMath.ExpFlushMinArg) * i / (n - 1f);
         for (int i = 0; i < n; i += 16)
         {
-            var v = VecExp.Exp(Vector512.Create(xs, i));
-            var lo = VecExp.Exp(Vector256.Create(xs, i)); var hi = VecExp.Exp(Vector256.Create(xs, i + 8));
+            var v = SimdMath.ExpFlush(Vector512.Create(xs, i));
+            var lo = SimdMath.ExpFlush(Vector256.Create(xs, i)); var hi = SimdMath.ExpFlush(Vector256.Create(xs, i + 8));
             for (int l = 0; l < 16; l++)
             {
                 float x = xs[i + l], got = v[l];
                 Assert.Equal(l < 8 ? lo[l] : hi[l - 8], got);
-                Assert.Equal(VecExp.Exp(x), got);
+                Assert.Equal(SimdMath.ExpFlush(x), got);
                 double exact = Math.Exp(x);
                 worst = Math.Max(worst, Math.Abs(got - exact) / exact);
             }
         }
-        log.WriteLine($"VecExp.Exp (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
+        log.WriteLine($"SimdMath.ExpFlush (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
         Assert.True(worst <= 3 * Math.Pow(2, -24), $"max relative error {worst:G3}");
         float[] special = [float.NegativeInfinity, float.NaN, 0f, -100f, 1f, -1f, 88f, -86f,
             float.PositiveInfinity, 100f, -86.5f, 88.3f, -0f, float.Epsilon, -float.Epsilon, -87f];
-        var sp = VecExp.Exp(Vector512.Create(special));
+        var sp = SimdMath.ExpFlush(Vector512.Create(special));
         for (int l = 0; l < 16; l++)
         {
-            float s = VecExp.Exp(special[l]);
+            float s = SimdMath.ExpFlush(special[l]);
             // NaN in → NaN out; which NaN (sign, payload) the arithmetic hands on is not specified.
             if (float.IsNaN(s)) Assert.True(float.IsNaN(sp[l]));
             else Assert.Equal(BitConverter.SingleToInt32Bits(s), BitConverter.SingleToInt32Bits(sp[l]));
@@ -171,12 +171,12 @@ public class SoftmaxTests(ITestOutputHelper log)
     {
         // The exp2 polynomial is the exp one with ln 2 folded in: B_k = (float)(c_k·ln2^k); the literals must match.
         const double ln2 = 0.69314718055994531;
-        Assert.Equal(VecExp.B1, (float)ln2);
-        Assert.Equal(VecExp.B2, (float)(VecExp.C2p * ln2 * ln2));
-        Assert.Equal(VecExp.B3, (float)(VecExp.C3p * Math.Pow(ln2, 3)));
-        Assert.Equal(VecExp.B4, (float)(VecExp.C4p * Math.Pow(ln2, 4)));
-        Assert.Equal(VecExp.B5, (float)(VecExp.C5p * Math.Pow(ln2, 5)));
-        Assert.Equal(VecExp.B6, (float)(VecExp.C6p * Math.Pow(ln2, 6)));
+        Assert.Equal(SimdMath.B1, (float)ln2);
+        Assert.Equal(SimdMath.B2, (float)(SimdMath.ExpC2 * ln2 * ln2));
+        Assert.Equal(SimdMath.B3, (float)(SimdMath.ExpC3 * Math.Pow(ln2, 3)));
+        Assert.Equal(SimdMath.B4, (float)(SimdMath.ExpC4 * Math.Pow(ln2, 4)));
+        Assert.Equal(SimdMath.B5, (float)(SimdMath.ExpC5 * Math.Pow(ln2, 5)));
+        Assert.Equal(SimdMath.B6, (float)(SimdMath.ExpC6 * Math.Pow(ln2, 6)));
     }
 
     [Fact]
@@ -188,15 +188,15 @@ public class SoftmaxTests(ITestOutputHelper log)
         for (float x0 = -130f; x0 <= 0f; x0 += 16 * 0.0009765625f / 3)
         {
             for (int l = 0; l < 16; l++) xs[l] = MathF.Min(0f, x0 + l * 0.0009765625f / 3);
-            var v = VecExp.Exp2NonPositive(Vector512.Create(xs));
-            var lo = VecExp.Exp2NonPositive(Vector256.Create(xs, 0)); var hi = VecExp.Exp2NonPositive(Vector256.Create(xs, 8));
+            var v = SimdMath.Exp2NonPositive(Vector512.Create(xs));
+            var lo = SimdMath.Exp2NonPositive(Vector256.Create(xs, 0)); var hi = SimdMath.Exp2NonPositive(Vector256.Create(xs, 8));
             for (int l = 0; l < 16; l++)
             {
                 Assert.Equal(l < 8 ? lo[l] : hi[l - 8], v[l]);
                 if (xs[l] >= -124f) worst = Math.Max(worst, Math.Abs(v[l] - Math.Pow(2, xs[l])) / Math.Pow(2, xs[l]));
             }
         }
-        log.WriteLine($"VecExp.Exp2NonPositive (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
+        log.WriteLine($"SimdMath.Exp2NonPositive (512) max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
         Assert.True(worst <= 4 * Math.Pow(2, -24), $"max relative error {worst:G3}");
     }
 
@@ -260,26 +260,26 @@ public class SoftmaxTests(ITestOutputHelper log)
         const int n = 1 << 22;
         double worst = 0, worstX = 0;
         var xs = new float[n];
-        for (int i = 0; i < n; i++) xs[i] = VecExp.MinArg + (VecExp.MaxArg - VecExp.MinArg) * i / (n - 1f);
+        for (int i = 0; i < n; i++) xs[i] = SimdMath.ExpFlushMinArg + (SimdMath.ExpFlushMaxArg - SimdMath.ExpFlushMinArg) * i / (n - 1f);
         for (int i = 0; i < n; i += 8)
         {
-            var v = VecExp.Exp(Vector256.Create(xs, i));
+            var v = SimdMath.ExpFlush(Vector256.Create(xs, i));
             for (int l = 0; l < 8; l++)
             {
                 float x = xs[i + l], got = v[l];
-                Assert.Equal(got, VecExp.Exp(x)); // scalar twin is bit-identical
+                Assert.Equal(got, SimdMath.ExpFlush(x)); // scalar twin is bit-identical
                 double exact = Math.Exp(x), rel = Math.Abs(got - exact) / exact;
                 if (rel > worst) { worst = rel; worstX = x; }
             }
         }
-        log.WriteLine($"VecExp.Exp max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24) at x = {worstX:R}");
+        log.WriteLine($"SimdMath.ExpFlush max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24) at x = {worstX:R}");
         // fp32 itself rounds with relative error ≤ 2^-24 ≈ 6e-8; we require ≤ 3·2^-24 (≈ 1.8e-7).
         Assert.True(worst <= 3 * Math.Pow(2, -24), $"max relative error {worst:G3} at {worstX}");
-        Assert.Equal(0f, VecExp.Exp(float.NegativeInfinity));
-        Assert.Equal(0f, VecExp.Exp(-100f));
-        Assert.Equal(1f, VecExp.Exp(0f));
-        Assert.True(float.IsNaN(VecExp.Exp(float.NaN)));
-        var sp = VecExp.Exp(Vector256.Create(float.NegativeInfinity, float.NaN, 0f, -100f, 1f, -1f, 88f, -86f));
+        Assert.Equal(0f, SimdMath.ExpFlush(float.NegativeInfinity));
+        Assert.Equal(0f, SimdMath.ExpFlush(-100f));
+        Assert.Equal(1f, SimdMath.ExpFlush(0f));
+        Assert.True(float.IsNaN(SimdMath.ExpFlush(float.NaN)));
+        var sp = SimdMath.ExpFlush(Vector256.Create(float.NegativeInfinity, float.NaN, 0f, -100f, 1f, -1f, 88f, -86f));
         Assert.Equal(0f, sp[0]); Assert.True(float.IsNaN(sp[1])); Assert.Equal(1f, sp[2]); Assert.Equal(0f, sp[3]);
     }
 
@@ -289,11 +289,11 @@ public class SoftmaxTests(ITestOutputHelper log)
         double worst = 0;
         for (float x = -124f; x <= 0f; x += 0.0009765625f / 3)
         {
-            float got = VecExp.Exp2NonPositive(Vector256.Create(x))[0];
+            float got = SimdMath.Exp2NonPositive(Vector256.Create(x))[0];
             double exact = Math.Pow(2, x), rel = Math.Abs(got - exact) / exact;
             worst = Math.Max(worst, rel);
         }
-        log.WriteLine($"VecExp.Exp2NonPositive max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
+        log.WriteLine($"SimdMath.Exp2NonPositive max relative error {worst:G3} ({worst / Math.Pow(2, -24):F2} × 2^-24)");
         Assert.True(worst <= 4 * Math.Pow(2, -24), $"max relative error {worst:G3}");
     }
 

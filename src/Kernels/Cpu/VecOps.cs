@@ -46,6 +46,37 @@ public unsafe interface IVec<TV> where TV : struct
     static abstract TV SubInt(TV a, TV b);
     static abstract TV ShiftLeftInt(TV a, int bits);
     static abstract TV ShiftRightArithmeticInt(TV a, int bits);
+    static abstract TV ShiftRightLogicalInt(TV a, int bits);
+    static abstract TV Xor(TV a, TV b);
+    /// <summary>Round to nearest, ties to even.</summary>
+    static abstract TV Round(TV a);
+    /// <summary>int32 lanes (bits) → float.</summary>
+    static abstract TV IntToFloat(TV a);
+    /// <summary>float → int32 lanes (bits), truncating; callers pass integral values.</summary>
+    static abstract TV FloatToInt(TV a);
+    // ---- for the softmax / attention micro-kernels ----
+    /// <summary>Store to an address aligned to the vector size, bypassing the caches.</summary>
+    static abstract void StoreStream(TV v, float* p);
+    /// <summary>*p in every lane (a broadcast load).</summary>
+    static abstract TV Broadcast(float* p);
+    /// <summary>c − a·b, fused.</summary>
+    static abstract TV Fnma(TV a, TV b, TV c);
+    /// <summary>min(hi, max(lo, x)), NaN lanes of x kept NaN.</summary>
+    static abstract TV Clamp(TV x, TV lo, TV hi);
+    /// <summary>p's bits plus t's bits shifted left by 23, as int32 lanes (adds an integer held in t's low mantissa bits
+    /// to p's exponent).</summary>
+    static abstract TV AddToExponent(TV p, TV t);
+    /// <summary>0 where x &lt; lim, else e.</summary>
+    static abstract TV ZeroWhereLess(TV x, TV lim, TV e);
+    /// <summary>v in lanes [0, n), 0 in the others (0 ≤ n ≤ Count).</summary>
+    static abstract TV KeepFirst(TV v, int n);
+    /// <summary>v in lanes [0, n), −∞ in the others.</summary>
+    static abstract TV KeepFirstElseNegInf(TV v, int n);
+    /// <summary>Horizontal sum in a fixed order (halves, then pairs): the attention/softmax row sums.</summary>
+    static abstract float HSum(TV v);
+    static abstract float HMax(TV v);
+    /// <summary>Orders the streaming stores before later stores (no-op where not needed).</summary>
+    static abstract void StoreFence();
 }
 
 /// <summary>Vector256: lowered to AVX2/FMA here (the path that runs on this machine).</summary>
@@ -91,6 +122,67 @@ public readonly unsafe struct V256 : IVec<Vector256<float>>
     public static Vector256<float> ShiftLeftInt(Vector256<float> a, int bits) => (a.AsInt32() << bits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> ShiftRightArithmeticInt(Vector256<float> a, int bits) => (a.AsInt32() >> bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ShiftRightLogicalInt(Vector256<float> a, int bits) => Vector256.ShiftRightLogical(a.AsInt32(), bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Xor(Vector256<float> a, Vector256<float> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Round(Vector256<float> a) => Vector256.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IntToFloat(Vector256<float> a) => Vector256.ConvertToSingle(a.AsInt32());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> FloatToInt(Vector256<float> a) => Vector256.ConvertToInt32(a).AsSingle();
+    // A constant vector (not a static readonly field: no class-initialisation check in the kernels' loops).
+    private static Vector256<int> Iota
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStream(Vector256<float> v, float* p) { if (Avx.IsSupported) Avx.StoreAlignedNonTemporal(p, v); else v.StoreAlignedNonTemporal(p); }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Broadcast(float* p) => Avx.IsSupported ? Avx.BroadcastScalarToVector256(p) : Vector256.Create(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Fnma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAddNegated(a, b, c) : Vector256.FusedMultiplyAdd(-a, b, c);
+    // vmaxps/vminps return their second operand when either is NaN, so with x second NaN survives both.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Clamp(Vector256<float> x, Vector256<float> lo, Vector256<float> hi) => Avx.IsSupported
+        ? Avx.Min(hi, Avx.Max(lo, x))
+        : Vector256.ConditionalSelect(Vector256.IsNaN(x), x, Vector256.MinNative(Vector256.MaxNative(x, lo), hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddToExponent(Vector256<float> p, Vector256<float> t) =>
+        (p.AsInt32() + Vector256.ShiftLeft(t.AsInt32(), 23)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ZeroWhereLess(Vector256<float> x, Vector256<float> lim, Vector256<float> e) =>
+        Vector256.AndNot(e, Vector256.LessThan(x, lim));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepFirst(Vector256<float> v, int n) => v & Vector256.GreaterThan(Vector256.Create(n), Iota).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepFirstElseNegInf(Vector256<float> v, int n) =>
+        Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.Create(n), Iota).AsSingle(), v, Vector256.Create(float.NegativeInfinity));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HSum(Vector256<float> v)
+    {
+        if (Sse.IsSupported)
+        {
+            var h = Sse.Add(v.GetLower(), v.GetUpper());
+            h = Sse.Add(h, Sse.MoveHighToLow(h, h));
+            h = Sse.AddScalar(h, Sse.Shuffle(h, h, 0b01));
+            return h.ToScalar();
+        }
+        var s = v.GetLower() + v.GetUpper();
+        return (s[0] + s[2]) + (s[1] + s[3]);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HMax(Vector256<float> v)
+    {
+        if (Sse.IsSupported)
+        {
+            var s = Sse.Max(v.GetLower(), v.GetUpper());
+            s = Sse.Max(s, Sse.MoveHighToLow(s, s));
+            s = Sse.MaxScalar(s, Sse.Shuffle(s, s, 0b01));
+            return s.ToScalar();
+        }
+        var m = Vector128.MaxNative(v.GetLower(), v.GetUpper());
+        return MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3]));
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFence() { if (Sse.IsSupported) Sse.StoreFence(); }
 }
 
 /// <summary>
@@ -137,4 +229,44 @@ public readonly unsafe struct V512 : IVec<Vector512<float>>
     public static Vector512<float> ShiftLeftInt(Vector512<float> a, int bits) => (a.AsInt32() << bits).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ShiftRightArithmeticInt(Vector512<float> a, int bits) => (a.AsInt32() >> bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ShiftRightLogicalInt(Vector512<float> a, int bits) => Vector512.ShiftRightLogical(a.AsInt32(), bits).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Xor(Vector512<float> a, Vector512<float> b) => a ^ b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Round(Vector512<float> a) => Vector512.Round(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IntToFloat(Vector512<float> a) => Vector512.ConvertToSingle(a.AsInt32());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> FloatToInt(Vector512<float> a) => Vector512.ConvertToInt32(a).AsSingle();
+    private static Vector512<int> Iota
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreStream(Vector512<float> v, float* p) => v.StoreAlignedNonTemporal(p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float* p) => Vector512.Create(*p);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fnma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(-a, b, c);
+    // MaxNative/MinNative (one vmaxps/vminps on AVX-512) with NaN restored by a select: the NaN operand rule of the
+    // native instructions is not part of the cross-platform contract.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Clamp(Vector512<float> x, Vector512<float> lo, Vector512<float> hi) =>
+        Vector512.ConditionalSelect(Vector512.IsNaN(x), x, Vector512.MinNative(Vector512.MaxNative(x, lo), hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> AddToExponent(Vector512<float> p, Vector512<float> t) =>
+        (p.AsInt32() + Vector512.ShiftLeft(t.AsInt32(), 23)).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ZeroWhereLess(Vector512<float> x, Vector512<float> lim, Vector512<float> e) =>
+        Vector512.AndNot(e, Vector512.LessThan(x, lim));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepFirst(Vector512<float> v, int n) => v & Vector512.GreaterThan(Vector512.Create(n), Iota).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepFirstElseNegInf(Vector512<float> v, int n) =>
+        Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.Create(n), Iota).AsSingle(), v, Vector512.Create(float.NegativeInfinity));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float HSum(Vector512<float> v) => Vector512.Sum(v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HMax(Vector512<float> v)
+    {
+        var m = Vector256.MaxNative(v.GetLower(), v.GetUpper());
+        var m4 = Vector128.MaxNative(m.GetLower(), m.GetUpper());
+        return MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+    }
+    // Non-temporal stores are weakly ordered only on x86; elsewhere the runtime's StoreAlignedNonTemporal is an ordinary store.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreFence() { if (Sse.IsSupported) Sse.StoreFence(); }
 }

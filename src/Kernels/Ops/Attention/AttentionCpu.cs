@@ -39,8 +39,8 @@ internal static unsafe class AttentionCpu
 
     public static void Run(CpuAccelerator cpu, Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale, bool causal, bool tiled)
     {
-        if (cpu.UseVector512) { Run<AttnV512, Vector512<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
-        if (VecExp.IsSupported) { Run<AttnV256, Vector256<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
+        if (cpu.UseVector512) { Run<V512, Vector512<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
+        if (SimdMath.Avx2FmaSupported) { Run<V256, Vector256<float>>(cpu, q, k, v, o, heads, scale, causal, tiled); return; }
         int b = q.Dim(0), lq = q.Dim(1), lk = k.Dim(1), d = q.Dim(2) / heads;
         AttentionReference.Run(MemoryMarshal.Cast<float, F32>(q.AsSpan()), MemoryMarshal.Cast<float, F32>(k.AsSpan()),
             MemoryMarshal.Cast<float, F32>(v.AsSpan()), MemoryMarshal.Cast<float, F32>(o.AsSpan()), b, lq, lk, heads, d,
@@ -48,7 +48,7 @@ internal static unsafe class AttentionCpu
     }
 
     private static void Run<V, TV>(CpuAccelerator cpu, Tensor q, Tensor k, Tensor v, Tensor o, int heads, float scale,
-        bool causal, bool tiled) where V : IVecF<TV> where TV : struct
+        bool causal, bool tiled) where V : struct, IVec<TV> where TV : struct
     {
         int b = q.Dim(0), lq = q.Dim(1), lk = k.Dim(1), c = q.Dim(2), d = c / heads;
         int nr = 2 * V.Count, lkp = RoundUp(lk, nr), dp = RoundUp(d, V.Count), bh = b * heads;
@@ -113,7 +113,7 @@ internal static unsafe class AttentionCpu
 
     // q rows [mq] with channel stride c → rows [mqp][d] times qscale (a SIMD scale-copy); rows ≥ mq are zero.
     private static void PackQ<V, TV>(float* src, int c, int mq, int mqp, int d, float qscale, float* qs)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         var vs = V.Splat(qscale);
         int w = V.Count;
@@ -121,7 +121,7 @@ internal static unsafe class AttentionCpu
         {
             float* row = src + (long)i * c, dst = qs + (long)i * d;
             int e = 0;
-            for (; e + w <= d; e += w) V.Store(dst + e, V.Mul(V.Load(row + e), vs));
+            for (; e + w <= d; e += w) V.Store(V.Mul(V.Load(row + e), vs), dst + e);
             for (; e < d; e++) dst[e] = row[e] * qscale;
         }
         new Span<float>(qs + (long)mq * d, (mqp - mq) * d).Clear();
@@ -129,7 +129,7 @@ internal static unsafe class AttentionCpu
 
     // S[mqp][nkp] = Qpanels · Kt[:, j0 .. j0+nkp)
     private static void Scores<V, TV>(float* qs, float* ktH, int lkp, int j0, int nkp, int mqp, int d, float* s)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         int nr = 2 * V.Count;
         for (int p = 0; p < mqp; p += MR)
@@ -139,7 +139,7 @@ internal static unsafe class AttentionCpu
 
     // acc[mqp][dp] += P[mqp][nkp] · Vp[j0 .. j0+nkp)
     private static void Pv<V, TV>(float* s, int nkp, float* vpH, int j0, int mqp, int dp, float* acc)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count;
         for (int p = 0; p < mqp; p += MR)
@@ -153,7 +153,7 @@ internal static unsafe class AttentionCpu
 
     // variant 1: materialise full score rows of the query tile (tq × Lk per worker), softmax them, multiply by V.
     private static void TileNaive<V, TV>(float* qs, float* ktH, float* vpH, float* s, float* acc, int i0, int mq, int mqp,
-        int lk, int lkp, int d, int dp, bool causal, float* dst, int c) where V : IVecF<TV> where TV : struct
+        int lk, int lkp, int d, int dp, bool causal, float* dst, int c) where V : struct, IVec<TV> where TV : struct
     {
         int kEnd = causal ? Math.Min(lk, i0 + mq) : lk, nkp = RoundUp(kEnd, 2 * V.Count);
         Scores<V, TV>(qs, ktH, lkp, 0, nkp, mqp, d, s);
@@ -173,7 +173,7 @@ internal static unsafe class AttentionCpu
     // variant 2: key tiles with an online softmax (running max m and sum l per query row, in exp2 units).
     private static void TileTiled<V, TV>(float* qs, float* ktH, float* vpH, float* s, float* acc, float* mrow, float* lrow,
         int i0, int mq, int mqp, int lk, int lkp, int d, int dp, int tk, bool causal, float* dst, int c)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count, kEnd = causal ? Math.Min(lk, i0 + mq) : lk;
         new Span<float>(acc, mqp * dp).Clear();
@@ -197,7 +197,7 @@ internal static unsafe class AttentionCpu
             float* a = acc + (long)r * dp, od = dst + (long)r * c;
             var vi = V.Splat(inv);
             int e = 0;
-            for (; e + w <= d; e += w) V.Store(od + e, V.Mul(V.Load(a + e), vi));
+            for (; e + w <= d; e += w) V.Store(V.Mul(V.Load(a + e), vi), od + e);
             for (; e < d; e++) od[e] = a[e] * inv;
         }
     }
@@ -206,7 +206,7 @@ internal static unsafe class AttentionCpu
     // relative to the new running max) with zeros past nv; rescales the row's accumulator when the max grew.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OnlineRow<V, TV>(float* row, int nv, int nkp, ref float m, ref float l, float* accRow, int dp)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count;
         var vmax = V.Splat(float.NegativeInfinity);
@@ -218,18 +218,18 @@ internal static unsafe class AttentionCpu
         var sum = V.Zero;
         for (j = 0; j + w <= nv; j += w)
         {
-            var e = VecExp.Exp2NonPositive<V, TV>(V.Sub(V.Load(row + j), vm));
-            V.Store(row + j, e);
+            var e = SimdMath<V, TV>.Exp2NonPositive(V.Sub(V.Load(row + j), vm));
+            V.Store(e, row + j);
             sum = V.Add(sum, e);
         }
         if (j < nv)
         {
-            var e = V.KeepFirst(VecExp.Exp2NonPositive<V, TV>(V.Sub(V.Load(row + j), vm)), nv - j);
-            V.Store(row + j, e);
+            var e = V.KeepFirst(SimdMath<V, TV>.Exp2NonPositive(V.Sub(V.Load(row + j), vm)), nv - j);
+            V.Store(e, row + j);
             sum = V.Add(sum, e);
             j += w;
         }
-        for (; j < nkp; j += w) V.Store(row + j, V.Zero);
+        for (; j < nkp; j += w) V.Store(V.Zero, row + j);
         // 0 on the row's first tile (m = -inf; the accumulator is still zero), 1 when the max did not grow.
         float alpha = float.Exp2(m - mNew);
         l = l * alpha + V.HSum(sum);
@@ -238,7 +238,7 @@ internal static unsafe class AttentionCpu
         if (alpha != 1f && !first)
         {
             var va = V.Splat(alpha);
-            for (int e = 0; e < dp; e += w) V.Store(accRow + e, V.Mul(V.Load(accRow + e), va));
+            for (int e = 0; e < dp; e += w) V.Store(V.Mul(V.Load(accRow + e), va), accRow + e);
         }
     }
 
@@ -246,7 +246,7 @@ internal static unsafe class AttentionCpu
     // Q·Kᵀ (a = Q panel, b = Kt) and P·V (a = P, b = Vp) micro-kernel: 12 accumulators, 2 loads + 6 broadcasts per step.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Mk6x2<V, TV>(float* a, int lda, float* b, int ldb, int k, float* c, int ldc, bool accumulate)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count;
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
@@ -276,19 +276,19 @@ internal static unsafe class AttentionCpu
             c50 = V.Fma(a0, b0, c50); c51 = V.Fma(a0, b1, c51);
             b += ldb;
         }
-        V.Store(c, c00); V.Store(c + w, c01);
-        V.Store(c1, c10); V.Store(c1 + w, c11);
-        V.Store(c2, c20); V.Store(c2 + w, c21);
-        V.Store(c3, c30); V.Store(c3 + w, c31);
-        V.Store(c4, c40); V.Store(c4 + w, c41);
-        V.Store(c5, c50); V.Store(c5 + w, c51);
+        V.Store(c00, c); V.Store(c01, c + w);
+        V.Store(c10, c1); V.Store(c11, c1 + w);
+        V.Store(c20, c2); V.Store(c21, c2 + w);
+        V.Store(c30, c3); V.Store(c31, c3 + w);
+        V.Store(c40, c4); V.Store(c41, c4 + w);
+        V.Store(c50, c5); V.Store(c51, c5 + w);
     }
 
     // c[6][W] += p[6][n] · v[n][W]: the last W channels when Dp is an odd number of vectors (D = 40: AVX2 → 16 + 16 + 8,
     // AVX-512 → 32 + 16).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Mk6x1<V, TV>(float* p, int ldp, float* v, int ldv, int n, float* c, int ldc)
-        where V : IVecF<TV> where TV : struct
+        where V : struct, IVec<TV> where TV : struct
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
         TV c0v = V.Load(c), c1v = V.Load(c1), c2v = V.Load(c2), c3v = V.Load(c3), c4v = V.Load(c4), c5v = V.Load(c5);
@@ -304,7 +304,7 @@ internal static unsafe class AttentionCpu
             c5v = V.Fma(V.Broadcast(p5 + j), b0, c5v);
             v += ldv;
         }
-        V.Store(c, c0v); V.Store(c1, c1v); V.Store(c2, c2v);
-        V.Store(c3, c3v); V.Store(c4, c4v); V.Store(c5, c5v);
+        V.Store(c0v, c); V.Store(c1v, c1); V.Store(c2v, c2);
+        V.Store(c3v, c3); V.Store(c4v, c4); V.Store(c5v, c5);
     }
 }

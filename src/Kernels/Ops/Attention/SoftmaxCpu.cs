@@ -15,8 +15,8 @@ internal static unsafe class SoftmaxCpu
     // Path: 512-bit (cross-platform Vector512) when cpu.UseVector512, else 256-bit AVX2 + FMA, else the scalar reference.
     public static void V1Rows(CpuAccelerator cpu, Tensor x, Tensor y)
     {
-        if (cpu.UseVector512) { V1Rows<AttnV512, Vector512<float>>(cpu, x, y); return; }
-        if (VecExp.IsSupported) { V1Rows<AttnV256, Vector256<float>>(cpu, x, y); return; }
+        if (cpu.UseVector512) { V1Rows<V512, Vector512<float>>(cpu, x, y); return; }
+        if (SimdMath.Avx2FmaSupported) { V1Rows<V256, Vector256<float>>(cpu, x, y); return; }
         int d = x.Dim(-1);
         long rows = x.Length / d;
         float* px = x.F32Pointer, py = y.F32Pointer;
@@ -31,7 +31,7 @@ internal static unsafe class SoftmaxCpu
     /// <summary>The ledger's variant name: the 512-bit path adds "-v512" (the 256-bit name is unchanged from round 1).</summary>
     public static string V1Name(CpuAccelerator? cpu) => cpu is { UseVector512: true } ? "cpu.v1-simd-rows-v512" : "cpu.v1-simd-rows";
 
-    private static void V1Rows<V, TV>(CpuAccelerator cpu, Tensor x, Tensor y) where V : IVecF<TV> where TV : struct
+    private static void V1Rows<V, TV>(CpuAccelerator cpu, Tensor x, Tensor y) where V : struct, IVec<TV> where TV : struct
     {
         int d = x.Dim(-1);
         long rows = x.Length / d;
@@ -60,7 +60,7 @@ internal static unsafe class SoftmaxCpu
 
     /// <summary>Softmax of one row of n ≥ 1 floats; y may equal x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Row<V, TV>(float* x, float* y, int n) where V : IVecF<TV> where TV : struct
+    public static void Row<V, TV>(float* x, float* y, int n) where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count, j = 0;
         float m;
@@ -83,15 +83,15 @@ internal static unsafe class SoftmaxCpu
         var s0 = V.Zero;
         for (j = 0; j + w <= n; j += w)
         {
-            var e0 = VecExp.Exp<V, TV>(V.Sub(V.Load(x + j), vm));
-            V.Store(y + j, e0);
+            var e0 = SimdMath<V, TV>.ExpFlush(V.Sub(V.Load(x + j), vm));
+            V.Store(e0, y + j);
             s0 = V.Add(s0, e0);
         }
         float sum = V.HSum(s0);
-        for (; j < n; j++) { float e = VecExp.Exp(x[j] - m); y[j] = e; sum += e; }
+        for (; j < n; j++) { float e = SimdMath.ExpFlush(x[j] - m); y[j] = e; sum += e; }
 
         var inv = V.Splat(1f / sum);
-        for (j = 0; j + w <= n; j += w) V.Store(y + j, V.Mul(V.Load(y + j), inv));
+        for (j = 0; j + w <= n; j += w) V.Store(V.Mul(V.Load(y + j), inv), y + j);
         float invs = 1f / sum;
         for (; j < n; j++) y[j] *= invs;
     }
@@ -99,7 +99,7 @@ internal static unsafe class SoftmaxCpu
     // Row() with the exps kept in an L1 scratch row and y (vector aligned, n a multiple of the lane count) written by
     // streaming stores.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowStream<V, TV>(float* x, float* y, int n, float* scratch) where V : IVecF<TV> where TV : struct
+    private static void RowStream<V, TV>(float* x, float* y, int n, float* scratch) where V : struct, IVec<TV> where TV : struct
     {
         int w = V.Count;
         var m0 = V.Load(x);
@@ -115,11 +115,11 @@ internal static unsafe class SoftmaxCpu
         var s0 = V.Zero;
         for (j = 0; j < n; j += w)
         {
-            var e0 = VecExp.Exp<V, TV>(V.Sub(V.Load(x + j), vm));
-            V.Store(scratch + j, e0);
+            var e0 = SimdMath<V, TV>.ExpFlush(V.Sub(V.Load(x + j), vm));
+            V.Store(e0, scratch + j);
             s0 = V.Add(s0, e0);
         }
         var inv = V.Splat(1f / V.HSum(s0));
-        for (j = 0; j < n; j += w) V.StoreStream(y + j, V.Mul(V.Load(scratch + j), inv));
+        for (j = 0; j < n; j += w) V.StoreStream(V.Mul(V.Load(scratch + j), inv), y + j);
     }
 }

@@ -43,7 +43,7 @@ public static unsafe class NoiseCpu
         (1, _) => "cpu.v1-scalar",                 // v1: one Philox block per element, scalar float math (MathF) — the plain port.
         (2, false) => "cpu.v2-avx2",               // v2: 8 Philox blocks per AVX2 pass; Gaussian with .NET's Vector256.Log/SinCos.
         (2, true) => "cpu.v2-avx512",              // v2 on Vector512: 16 blocks per pass; Gaussian with Vector512.Log/SinCos.
-        (_, false) => "cpu.v3-avx2-polylog",       // v3: as v2, Gaussian with NoiseMath's short polynomials (its inputs only).
+        (_, false) => "cpu.v3-avx2-polylog",       // v3: as v2, Gaussian with SimdMath's short log and sin/cos polynomials (its inputs only).
         (_, true) => "cpu.v3-avx512-polylog",      // v3 on Vector512.
     };
 
@@ -197,8 +197,8 @@ public static unsafe class NoiseCpu
         Vector256<float> r, sin, cos;
         if (own)
         {
-            r = Vector256.Sqrt(Vector256.Create(-2f) * NoiseMath.Log(u1));
-            (sin, cos) = NoiseMath.SinCos(theta);
+            r = Vector256.Sqrt(Vector256.Create(-2f) * SimdMath.Log(u1));
+            (sin, cos) = SimdMath.SinCos(theta);
         }
         else
         {
@@ -260,8 +260,8 @@ public static unsafe class NoiseCpu
         Vector512<float> r, sin, cos;
         if (own)
         {
-            r = Vector512.Sqrt(Vector512.Create(-2f) * NoiseMath.Log(u1));
-            (sin, cos) = NoiseMath.SinCos(theta);
+            r = Vector512.Sqrt(Vector512.Create(-2f) * SimdMath.Log(u1));
+            (sin, cos) = SimdMath.SinCos(theta);
         }
         else
         {

@@ -183,15 +183,7 @@ public class GoldenOpsTests
     [Theory]
     [InlineData("softmax_rows")]
     [InlineData("softmax_large_logits")]
-    public void Softmax(string name)
-    {
-        using var g = new GoldenCase(name);
-        using var acc = Cpu();
-        using var x = g.Input(acc, "x");
-        using var y = g.OutputLike(acc, "y");
-        Ops.Softmax(acc, x, y);
-        g.Check("y", y, SoftmaxAtol, SoftmaxRtol);
-    }
+    public void Softmax(string name) => Unary(name, SoftmaxAtol, SoftmaxRtol, (acc, _, x, y) => Ops.Softmax(acc, x, y));
 
     [Theory]
     [InlineData("attention_self", 1)]
@@ -240,75 +232,51 @@ public class GoldenOpsTests
         g.Check("y", y, ActAtol, ActRtol);
     }
 
-    [Fact]
-    public void Geglu()
+    /// <summary>Case <paramref name="name"/>: input "x" → output "y" through <paramref name="op"/>, compared with torch's y.</summary>
+    private static void Unary(string name, double atol, double rtol, Action<CpuAccelerator, GoldenCase, Tensor, Tensor> op)
     {
-        using var g = new GoldenCase("geglu");
+        using var g = new GoldenCase(name);
         using var acc = Cpu();
         using var x = g.Input(acc, "x");
         using var y = g.OutputLike(acc, "y");
-        Ops.Geglu(acc, x, y);
-        // h·GELU(gate): the activation's error plus one rounding of the product.
-        g.Check("y", y, ActAtol, ActRtol);
+        op(acc, g, x, y);
+        g.Check("y", y, atol, rtol);
     }
 
-    [Fact]
-    public void Add()
+    /// <summary>Case <paramref name="name"/>: inputs <paramref name="first"/>, <paramref name="second"/> → output "y".</summary>
+    private static void Binary(string name, string first, string second, double atol, double rtol,
+        Action<CpuAccelerator, Tensor, Tensor, Tensor> op)
     {
-        using var g = new GoldenCase("add");
+        using var g = new GoldenCase(name);
         using var acc = Cpu();
-        using var a = g.Input(acc, "a");
-        using var b = g.Input(acc, "b");
+        using var a = g.Input(acc, first);
+        using var b = g.Input(acc, second);
         using var y = g.OutputLike(acc, "y");
-        Ops.Add(acc, a, b, y);
-        g.Check("y", y, OneOpAtol, OneOpRtol);
+        op(acc, a, b, y);
+        g.Check("y", y, atol, rtol);
     }
 
+    // h·GELU(gate): the activation's error plus one rounding of the product.
     [Fact]
-    public void AddChannelBias()
-    {
-        using var g = new GoldenCase("add_channel_bias");
-        using var acc = Cpu();
-        using var x = g.Input(acc, "x");
-        using var b = g.Input(acc, "b");
-        using var y = g.OutputLike(acc, "y");
-        Ops.AddChannelBias(acc, x, b, y);
-        g.Check("y", y, OneOpAtol, OneOpRtol);
-    }
+    public void Geglu() => Unary("geglu", ActAtol, ActRtol, (acc, _, x, y) => Ops.Geglu(acc, x, y));
 
     [Fact]
-    public void Scale()
-    {
-        using var g = new GoldenCase("scale");
-        using var acc = Cpu();
-        using var x = g.Input(acc, "x");
-        using var y = g.OutputLike(acc, "y");
-        Ops.Scale(acc, x, g.Float("s"), y);
-        g.Check("y", y, OneOpAtol, OneOpRtol);
-    }
+    public void Add() => Binary("add", "a", "b", OneOpAtol, OneOpRtol, (acc, a, b, y) => Ops.Add(acc, a, b, y));
 
     [Fact]
-    public void ConcatChannels()
-    {
-        using var g = new GoldenCase("concat_channels");
-        using var acc = Cpu();
-        using var a = g.Input(acc, "a");
-        using var b = g.Input(acc, "b");
-        using var y = g.OutputLike(acc, "y");
-        Ops.ConcatChannels(acc, a, b, y);
-        g.Check("y", y, ExactAtol, ExactRtol);
-    }
+    public void AddChannelBias() =>
+        Binary("add_channel_bias", "x", "b", OneOpAtol, OneOpRtol, (acc, x, b, y) => Ops.AddChannelBias(acc, x, b, y));
 
     [Fact]
-    public void Upsample2xNearest()
-    {
-        using var g = new GoldenCase("upsample_nearest_2x");
-        using var acc = Cpu();
-        using var x = g.Input(acc, "x");
-        using var y = g.OutputLike(acc, "y");
-        Ops.Upsample2xNearest(acc, x, y);
-        g.Check("y", y, ExactAtol, ExactRtol);
-    }
+    public void Scale() => Unary("scale", OneOpAtol, OneOpRtol, (acc, g, x, y) => Ops.Scale(acc, x, g.Float("s"), y));
+
+    [Fact]
+    public void ConcatChannels() =>
+        Binary("concat_channels", "a", "b", ExactAtol, ExactRtol, (acc, a, b, y) => Ops.ConcatChannels(acc, a, b, y));
+
+    [Fact]
+    public void Upsample2xNearest() =>
+        Unary("upsample_nearest_2x", ExactAtol, ExactRtol, (acc, _, x, y) => Ops.Upsample2xNearest(acc, x, y));
 
     [Theory]
     [InlineData("timestep_embedding_sd")]

@@ -1,0 +1,25 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+
+namespace PixelCost.Kernels.Ilgpu;
+
+/// <summary>
+/// The one way this project creates ILGPU contexts. Kernels are compiled at <see cref="OptimizationLevel.O2"/>: at O1
+/// ILGPU keeps inline-PTX accumulators in local memory. The CPU accelerator simulates a GPU with 32-wide warps, so
+/// warp shuffles and warp-synchronous code take the same paths as on CUDA.
+/// </summary>
+public static class IlgpuContexts
+{
+    /// <summary>32 threads per warp (as CUDA), 4 warps per multiprocessor (up to 128-thread groups), 2 multiprocessors.</summary>
+    public static CPUDevice CpuDevice { get; } = new(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 2);
+
+    /// <summary>A context with only ILGPU's CPU accelerator (how CI runs the GPU kernels).</summary>
+    public static Context CreateCpuContext() =>
+        Context.Create(b => b.Optimize(OptimizationLevel.O2).CPU(CpuDevice).EnableAlgorithms());
+
+    /// <summary>A context with every CUDA device ILGPU finds (none without a driver) and the simulated CPU device.</summary>
+    public static Context CreateContext() =>
+        Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda().CPU(CpuDevice).EnableAlgorithms());
+}

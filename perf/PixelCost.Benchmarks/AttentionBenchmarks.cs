@@ -1,7 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 
 namespace PixelCost.Benchmarks;

@@ -1,9 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
-using KOps = PixelCost.Kernels.Ops.Ops;
 
 namespace PixelCost.Benchmarks;
 
@@ -47,7 +45,7 @@ public class Conv2dBenchmarks
     private float Run(string name)
     {
         var t = _t[name];
-        KOps.Conv2d(_cpu, t.X, t.W, t.B, t.Y, t.Stride, t.Pad);
+        Ops.Conv2d(_cpu, t.X, t.W, t.B, t.Y, t.Stride, t.Pad);
         return t.Y.AsSpan()[0];
     }
 

@@ -1,9 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
-using KOps = PixelCost.Kernels.Ops.Ops;
 
 namespace PixelCost.Benchmarks;
 
@@ -32,7 +30,7 @@ public class GemmBenchmarks
         _ra = Array.ConvertAll(_sa.ToArray(), v => new F32(v));
         _rb = Array.ConvertAll(_sb.ToArray(), v => new F32(v));
         _rc = new F32[Small * Small];
-        KOps.Gemm(_cpu, _sa, _sb, _sc);   // warm-up: JIT the packed path outside the timed body
+        Ops.Gemm(_cpu, _sa, _sb, _sc);   // warm-up: JIT the packed path outside the timed body
     }
 
     internal static Tensor Fill(Tensor t, int seed)
@@ -53,14 +51,14 @@ public class GemmBenchmarks
     [Benchmark]
     public float Packed_128()
     {
-        KOps.Gemm(_cpu, _sa, _sb, _sc);
+        Ops.Gemm(_cpu, _sa, _sb, _sc);
         return _sc.AsSpan()[0];
     }
 
     [Benchmark]
     public float Packed_4096()
     {
-        KOps.Gemm(_cpu, _a, _b, _c);
+        Ops.Gemm(_cpu, _a, _b, _c);
         return _c.AsSpan()[0];
     }
 
@@ -102,10 +100,10 @@ public class LinearBenchmarks
         _rw = Array.ConvertAll(s.W.ToArray(), v => new F32(v));
         _rb = Array.ConvertAll(s.B.ToArray(), v => new F32(v));
         _ry = new F32[s.Y.Length];
-        KOps.Linear(_cpu, s.X, s.W, s.B, s.Y);
+        Ops.Linear(_cpu, s.X, s.W, s.B, s.Y);
     }
 
-    private float Ours(string name) { var t = _t[name]; KOps.Linear(_cpu, t.X, t.W, t.B, t.Y); return t.Y.AsSpan()[0]; }
+    private float Ours(string name) { var t = _t[name]; Ops.Linear(_cpu, t.X, t.W, t.B, t.Y); return t.Y.AsSpan()[0]; }
     private float Blas(string name) { var t = _t[name]; OpenBlas.Gemm(t.X, t.W, t.Y, transB: true); return t.Y.AsSpan()[0]; }
 
     [Benchmark(Baseline = true)]

@@ -1,8 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 using PixelCost.Kernels.Reference;
 
 namespace PixelCost.Benchmarks;

@@ -1,8 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using PixelCost.Kernels.Ops.Pixels;
+using PixelCost.Kernels.Pixels;
 using PixelCost.Kernels.Reference;
 
 namespace PixelCost.Benchmarks;

@@ -1,5 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -36,7 +35,7 @@ public class AttentionTests(ITestOutputHelper log)
         using var tk = Cpu.FromArray(k, b, lk, h * d);
         using var tv = Cpu.FromArray(v, b, lk, h * d);
         using var to = Cpu.Allocate(b, lq, h * d);
-        Ops.Ops.Attention(Cpu, tq, tk, tv, to, h, scale, causal, variant);
+        Ops.Attention(Cpu, tq, tk, tv, to, h, scale, causal, variant);
         Assert.Equal(q, tq.ToArray());
         return to.ToArray();
     }
@@ -135,8 +134,8 @@ public class AttentionTests(ITestOutputHelper log)
             var acc = new CpuAccelerator(2, bits);
             using var q = acc.Allocate(1, 5, 8);
             using var o = acc.Allocate(1, 5, 8);
-            Ops.Ops.Attention(acc, q, q, q, o, 2, variant: 1);
-            Ops.Ops.Attention(acc, q, q, q, o, 2, variant: 2);
+            Ops.Attention(acc, q, q, q, o, 2, variant: 1);
+            Ops.Attention(acc, q, q, q, o, 2, variant: 2);
             Assert.Equal(["cpu.v1-naive" + suffix, "cpu.v2-tiled-online" + suffix], acc.Ledger.Entries.Select(e => e.Variant).ToArray());
         }
     }
@@ -228,7 +227,7 @@ public class AttentionTests(ITestOutputHelper log)
         using var q = acc.Allocate(2, 4096 / 64, 8 * 40);
         using var kv = acc.Allocate(2, 77, 8 * 40);
         using var o = acc.Allocate(2, 64, 320);
-        Ops.Ops.Attention(acc, q, kv, kv, o, 8);
+        Ops.Attention(acc, q, kv, kv, o, 8);
         var e = Assert.Single(acc.Ledger.Entries);
         Assert.Equal("attention", e.Op);
         Assert.Equal(AttentionSpec.Cost(2, 64, 77, 8, 40, false), e.Cost);
@@ -250,40 +249,40 @@ public class AttentionTests(ITestOutputHelper log)
         using var k = Cpu.Allocate(1, 5, 6);
         using var v = Cpu.Allocate(1, 5, 6);
         using var o = Cpu.Allocate(1, 4, 6);
-        Ops.Ops.Attention(Cpu, q, k, v, o, 2); // fine
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, o, 4), "heads 4", "[1,4,6]");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, o, 0), "heads 0");
+        Ops.Attention(Cpu, q, k, v, o, 2); // fine
+        Bad(() => Ops.Attention(Cpu, q, k, v, o, 4), "heads 4", "[1,4,6]");
+        Bad(() => Ops.Attention(Cpu, q, k, v, o, 0), "heads 0");
         using var k8 = Cpu.Allocate(1, 5, 8);
-        Bad(() => Ops.Ops.Attention(Cpu, q, k8, v, o, 2), "channel", "[1,5,8]");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, k8, o, 2), "channel", "[1,5,8]");
+        Bad(() => Ops.Attention(Cpu, q, k8, v, o, 2), "channel", "[1,5,8]");
+        Bad(() => Ops.Attention(Cpu, q, k, k8, o, 2), "channel", "[1,5,8]");
         using var v3 = Cpu.Allocate(1, 3, 6);
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v3, o, 2), "length", "[1,3,6]");
+        Bad(() => Ops.Attention(Cpu, q, k, v3, o, 2), "length", "[1,3,6]");
         using var k2 = Cpu.Allocate(2, 5, 6);
         using var v2 = Cpu.Allocate(2, 5, 6);
-        Bad(() => Ops.Ops.Attention(Cpu, q, k2, v2, o, 2), "batch", "[2,5,6]");
+        Bad(() => Ops.Attention(Cpu, q, k2, v2, o, 2), "batch", "[2,5,6]");
         using var oBad = Cpu.Allocate(1, 5, 6);
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, oBad, 2), "o must have q's shape", "o [1,5,6]");
+        Bad(() => Ops.Attention(Cpu, q, k, v, oBad, 2), "o must have q's shape", "o [1,5,6]");
         using var z = Cpu.Allocate(1, 0, 6);
-        Bad(() => Ops.Ops.Attention(Cpu, z, k, v, z, 2), "zero-size", "[1,0,6]");
+        Bad(() => Ops.Attention(Cpu, z, k, v, z, 2), "zero-size", "[1,0,6]");
         using var z2 = Cpu.Allocate(1, 4, 0);
-        Bad(() => Ops.Ops.Attention(Cpu, z2, z2, z2, z2, 1), "zero-size");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, o, 2, causal: true), "causal", "[1,4,6]", "[1,5,6]");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, q, 2), "overlap");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, o, 2, variant: 3), "variant");
+        Bad(() => Ops.Attention(Cpu, z2, z2, z2, z2, 1), "zero-size");
+        Bad(() => Ops.Attention(Cpu, q, k, v, o, 2, causal: true), "causal", "[1,4,6]", "[1,5,6]");
+        Bad(() => Ops.Attention(Cpu, q, k, v, q, 2), "overlap");
+        Bad(() => Ops.Attention(Cpu, q, k, v, o, 2, variant: 3), "variant");
         using var q2d = Cpu.Allocate(4, 6);
-        Bad(() => Ops.Ops.Attention(Cpu, q2d, k, v, o, 2), "rank 3", "[4,6]");
-        Bad(() => Ops.Ops.Attention(Cpu, q, k, v, o, 2, scale: float.NaN), "scale");
+        Bad(() => Ops.Attention(Cpu, q2d, k, v, o, 2), "rank 3", "[4,6]");
+        Bad(() => Ops.Attention(Cpu, q, k, v, o, 2, scale: float.NaN), "scale");
     }
 
     [Fact]
     public void OutputOverlappingValueIsRejected()
     {
-        using var buf = Cpu.Allocate(1, 9, 6);
-        using var qk = Cpu.Allocate(1, 4, 6);
-        using var v = new Tensor(Cpu, DType.F32, [1, 4, 6], buf.Handle, owns: false);
-        using var o = new Tensor(Cpu, DType.F32, [1, 4, 6], buf.Handle + 4 * 24, owns: false); // right after v
-        Ops.Ops.Attention(Cpu, qk, qk, v, o, 1); // adjacent, disjoint: fine
-        using var o2 = new Tensor(Cpu, DType.F32, [1, 4, 6], buf.Handle + 4 * 23, owns: false);
-        Bad(() => Ops.Ops.Attention(Cpu, qk, qk, v, o2, 1), "overlap");
+        using var buf = Cpu.Zeros(54);
+        using var qk = Cpu.Zeros(1, 4, 6);
+        using var v = buf.Slice(0, 0, 24).Reshape(1, 4, 6);
+        using var o = buf.Slice(0, 24, 24).Reshape(1, 4, 6); // right after v
+        Ops.Attention(Cpu, qk, qk, v, o, 1); // adjacent, disjoint: fine
+        using var o2 = buf.Slice(0, 23, 24).Reshape(1, 4, 6);
+        Bad(() => Ops.Attention(Cpu, qk, qk, v, o2, 1), "overlap");
     }
 }

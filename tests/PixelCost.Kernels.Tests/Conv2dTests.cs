@@ -1,6 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using KOps = PixelCost.Kernels.Ops.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -77,7 +75,7 @@ public class Conv2dTests
             using var wt = cpu.FromArray(wv, cout, cin, k, k);
             using var b = cpu.FromArray(bv, cout);
             using var y = cpu.Allocate(n, cout, ho, wo);
-            KOps.Conv2d(cpu, x, wt, b, y, stride, pad);
+            Ops.Conv2d(cpu, x, wt, b, y, stride, pad);
             Assert.Equal(bits == 512 ? "cpu.v2-implicit-gemm-v512" : "cpu.v2-implicit-gemm", Assert.Single(cpu.Ledger.Entries).Variant);
             outs.Add(y.ToArray());
         }
@@ -98,7 +96,7 @@ public class Conv2dTests
                 using var b = cpu.FromArray(bv, cout);
                 int[] yS = [n, cout, ho, wo];
                 using var y = cpu.FromArray(TestData.Uniform(n * cout * ho * wo, 4), yS);  // stale values must be overwritten
-                KOps.Conv2d(cpu, x, wt, hasBias ? b : null, y, stride, pad);
+                Ops.Conv2d(cpu, x, wt, hasBias ? b : null, y, stride, pad);
                 var d = Conv2dSpec.Validate([n, cin, h, w], [cout, cin, k, k], hasBias ? [cout] : default, hasBias, yS, stride, pad);
                 var expected = new F64[y.Length];
                 Conv2dReference.Conv2d<F64>(TestData.ToF64(xv), TestData.ToF64(wv), hasBias ? TestData.ToF64(bv) : [], expected, d);
@@ -143,7 +141,7 @@ public class Conv2dTests
         using var w = cpu.Allocate(wS);
         using var b = biasLen >= 0 ? cpu.Allocate(biasLen) : null;
         using var y = cpu.Allocate(yS);
-        var ex = Assert.Throws<ArgumentException>(() => KOps.Conv2d(cpu, x, w, b, y, stride, pad));
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Conv2d(cpu, x, w, b, y, stride, pad));
         Assert.Contains("conv2d", ex.Message);
         Assert.Contains(Tensor.FormatShape(xS), ex.Message);
         Assert.Contains(Tensor.FormatShape(wS), ex.Message);
@@ -157,13 +155,13 @@ public class Conv2dTests
         // y is x (1×1 conv keeps the shape): in-place is not allowed, the gather would read overwritten values.
         using var x = cpu.Allocate(1, 1, 7, 7);
         using var w1 = cpu.Allocate(1, 1, 1, 1);
-        var ex = Assert.Throws<ArgumentException>(() => KOps.Conv2d(cpu, x, w1, null, x.Reshape(1, 1, 7, 7)));
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Conv2d(cpu, x, w1, null, x.Reshape(1, 1, 7, 7)));
         Assert.Contains("conv2d", ex.Message);
         Assert.Contains("overlap", ex.Message);
         // y shares memory with w: w [4,1,4,4] and y [1,4,4,4] are both 64 floats of one buffer.
         using var x2 = cpu.Allocate(1, 1, 7, 7);
         using var w = cpu.Allocate(4, 1, 4, 4);
-        ex = Assert.Throws<ArgumentException>(() => KOps.Conv2d(cpu, x2, w, null, w.Reshape(1, 4, 4, 4)));
+        ex = Assert.Throws<ArgumentException>(() => Ops.Conv2d(cpu, x2, w, null, w.Reshape(1, 4, 4, 4)));
         Assert.Contains("overlap", ex.Message);
         Assert.Contains("[4,1,4,4]", ex.Message);
     }

@@ -11,7 +11,7 @@ public class CoreTests
         using var cpu = new CpuAccelerator(2);
         var cost = new Cost(10, 3, 1, 40, 20);
         bool ran = false;
-        cpu.Launch("test.op", "cpu.v1", "[2,3]", cost, () => ran = true);
+        cpu.Launch("test.op", "[2,3]", cost, new KernelLaunch("cpu.v1", () => ran = true));
         Assert.True(ran);
         var e = Assert.Single(cpu.Ledger.Entries);
         Assert.Equal(("test.op", "cpu.v1", "[2,3]", cost), (e.Op, e.Variant, e.Shape, e.Cost));
@@ -19,7 +19,7 @@ public class CoreTests
         Assert.Equal(cost * 1, cpu.Ledger.TotalCost());
 
         cpu.Ledger.Enabled = false;
-        cpu.Launch("test.op", "cpu.v1", "[2,3]", cost, () => { });
+        cpu.Launch("test.op", "[2,3]", cost, new KernelLaunch("cpu.v1", () => { }));
         Assert.Equal(1, cpu.Ledger.Count);
     }
 
@@ -58,7 +58,9 @@ public class CoreTests
     public void TensorsAreAlignedZeroedAndReshapeSharesMemory()
     {
         using var cpu = new CpuAccelerator(1);
-        using var t = cpu.Allocate(2, 3, 5);
+        using (var dirty = cpu.Allocate(2, 3, 5)) dirty.AsSpan().Fill(2f); // its block goes back to the pool…
+        using var t = cpu.Zeros(2, 3, 5);                                    // …and is zeroed when asked
+        Assert.Equal(1, cpu.Memory.PoolHits);
         Assert.Equal(30, t.Length);
         Assert.Equal(0, t.Handle % 64);
         Assert.All(t.ToArray(), v => Assert.Equal(0f, v));

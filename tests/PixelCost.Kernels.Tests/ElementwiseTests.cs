@@ -1,5 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -154,7 +153,7 @@ public class ElementwiseTests
         {
             op(cpu, tx, ty, variant);
             Close.All(expected, ty.ToArray(), ActAtol, ActRtol, new[] { n }, $"{what} v{variant} {cpu.VectorBits}-bit");
-            if (variant != 1) Assert.Equal(cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", cpu.Ledger.Entries[^1].Variant);
+            if (variant != 1) Assert.Equal(cpu.UseVector512 ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads", cpu.Ledger.Entries[^1].Variant);
         }
         if (cpu.UseVector512)
         {
@@ -169,35 +168,35 @@ public class ElementwiseTests
     }
 
     [Theory, MemberData(nameof(Lengths))]
-    public void SiluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Silu(c, x, y, v),
+    public void SiluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Silu(c, x, y, v),
         (x, y) => ActivationsReference.Silu<F64>(x, y), "silu");
 
     [Theory, MemberData(nameof(Lengths512))]
-    public void SiluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Silu(c, x, y, v),
+    public void SiluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Silu(c, x, y, v),
         (x, y) => ActivationsReference.Silu<F64>(x, y), "silu", Cpu512);
 
     [Theory, MemberData(nameof(Lengths))]
-    public void QuickGeluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.QuickGelu(c, x, y, v),
+    public void QuickGeluMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.QuickGelu(c, x, y, v),
         (x, y) => ActivationsReference.QuickGelu<F64>(x, y), "quick_gelu");
 
     [Theory, MemberData(nameof(Lengths512))]
-    public void QuickGeluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.QuickGelu(c, x, y, v),
+    public void QuickGeluV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.QuickGelu(c, x, y, v),
         (x, y) => ActivationsReference.QuickGelu<F64>(x, y), "quick_gelu", Cpu512);
 
     [Theory, MemberData(nameof(Lengths))]
-    public void GeluErfMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
+    public void GeluErfMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
         (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Erf), "gelu");
 
     [Theory, MemberData(nameof(Lengths512))]
-    public void GeluErfV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
+    public void GeluErfV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Gelu(c, x, y, GeluApproximation.Erf, v),
         (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Erf), "gelu", Cpu512);
 
     [Theory, MemberData(nameof(Lengths))]
-    public void GeluTanhMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
+    public void GeluTanhMatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
         (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Tanh), "gelu_tanh");
 
     [Theory, MemberData(nameof(Lengths512))]
-    public void GeluTanhV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
+    public void GeluTanhV512MatchesReference(int n) => CheckUnary(n, (c, x, y, v) => Ops.Gelu(c, x, y, GeluApproximation.Tanh, v),
         (x, y) => ActivationsReference.Gelu<F64>(x, y, GeluApproximation.Tanh), "gelu_tanh", Cpu512);
 
     [Fact]
@@ -205,7 +204,7 @@ public class ElementwiseTests
     {
         // torch.nn.functional.gelu(x) = x·Φ(x); Φ(1) = 0.841344746068543, Φ(−2) = 0.022750131948179, Φ(0.5) = 0.691462461274013.
         using var x = Cpu.T([1f, -2f, 0.5f], 3); using var y = Cpu.Allocate(3);
-        Ops.Ops.Gelu(Cpu, x, y);
+        Ops.Gelu(Cpu, x, y);
         Close.All(new[] { 0.841344746068543f, -2 * 0.022750131948179f, 0.5f * 0.691462461274013f }, y.ToArray(), 2e-7, 1e-6, null, "gelu table");
     }
 
@@ -224,11 +223,11 @@ public class ElementwiseTests
             using var tx = cpu.T(x, rows, 2 * d); using var ty = cpu.Allocate(rows, d);
             foreach (int variant in new[] { 1, 0 })
             {
-                Ops.Ops.Geglu(cpu, tx, ty, variant);
+                Ops.Geglu(cpu, tx, ty, variant);
                 // GELU's tolerance times |a| (≤ ~12 here); the same for the 512-bit path (same per-lane operations).
                 Close.All(expected, ty.ToArray(), 1e-5, ActRtol, new[] { rows, d }, $"geglu v{variant} {cpu.VectorBits}-bit");
             }
-            Assert.Equal(cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", cpu.Ledger.Entries[^1].Variant);
+            Assert.Equal(cpu.UseVector512 ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads", cpu.Ledger.Entries[^1].Variant);
             // 256 and 512 bits agree bit for bit.
             if (first is null) first = ty.ToArray(); else Close.All(first, ty.ToArray(), 0, 0, new[] { rows, d }, "geglu 256 vs 512");
         }
@@ -250,13 +249,13 @@ public class ElementwiseTests
         using var ta = Cpu.T(a, n); using var tb = Cpu.T(b, n); using var ty = Cpu.Allocate(n);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.Add(Cpu, ta, tb, ty, v); Close.All(F(expectedAdd), ty.ToArray(), 0, 0, new[] { n }, $"add v{v}");
-            Ops.Ops.Scale(Cpu, ta, 0.18215f, ty, v); Close.All(F(expectedScale), ty.ToArray(), 0, 0, new[] { n }, $"scale v{v}");
+            Ops.Add(Cpu, ta, tb, ty, v); Close.All(F(expectedAdd), ty.ToArray(), 0, 0, new[] { n }, $"add v{v}");
+            Ops.Scale(Cpu, ta, 0.18215f, ty, v); Close.All(F(expectedScale), ty.ToArray(), 0, 0, new[] { n }, $"scale v{v}");
         }
-        Ops.Ops.Add(Cpu, ta, tb, ty);
-        Assert.Equal(Cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
-        Ops.Ops.Add(Cpu, ta, tb, tb); Close.All(F(expectedAdd), tb.ToArray(), 0, 0, new[] { n }, "add in place (y = b)");
-        Ops.Ops.Scale(Cpu, ta, 0.18215f, ta); Close.All(F(expectedScale), ta.ToArray(), 0, 0, new[] { n }, "scale in place");
+        Ops.Add(Cpu, ta, tb, ty);
+        Assert.Equal(Cpu.UseVector512 ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
+        Ops.Add(Cpu, ta, tb, tb); Close.All(F(expectedAdd), tb.ToArray(), 0, 0, new[] { n }, "add in place (y = b)");
+        Ops.Scale(Cpu, ta, 0.18215f, ta); Close.All(F(expectedScale), ta.ToArray(), 0, 0, new[] { n }, "scale in place");
     }
 
     public static IEnumerable<object[]> ChannelShapes() => new[]
@@ -280,10 +279,10 @@ public class ElementwiseTests
         using var tx = Cpu.T(x, shape); using var tb = Cpu.T(b, n, c); using var ty = Cpu.Allocate(shape);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.AddChannelBias(Cpu, tx, tb, ty, v);
+            Ops.AddChannelBias(Cpu, tx, tb, ty, v);
             Close.All(F(expected), ty.ToArray(), 0, 0, shape, $"add_channel_bias v{v} {Cpu.VectorBits}-bit");
         }
-        Ops.Ops.AddChannelBias(Cpu, tx, tb, tx);
+        Ops.AddChannelBias(Cpu, tx, tb, tx);
         Close.All(F(expected), tx.ToArray(), 0, 0, shape, "add_channel_bias in place");
     }
 
@@ -298,7 +297,7 @@ public class ElementwiseTests
         using var ta = Cpu.T(a, n, ca, h, w); using var tb = Cpu.T(b, n, cb, h, w); using var ty = Cpu.Allocate(n, ca + cb, h, w);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.ConcatChannels(Cpu, ta, tb, ty, v);
+            Ops.ConcatChannels(Cpu, ta, tb, ty, v);
             Close.All(expected, ty.ToArray(), 0, 0, new[] { n, ca + cb, h, w }, $"concat v{v}");
         }
         // Independent check of the layout: y[n, Ca + j, h, w] is b[n, j, h, w].
@@ -321,11 +320,11 @@ public class ElementwiseTests
         using var tx = Cpu.T(x, n, c, h, w); using var ty = Cpu.Allocate(n, c, 2 * h, 2 * w);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.Upsample2xNearest(Cpu, tx, ty, v);
+            Ops.Upsample2xNearest(Cpu, tx, ty, v);
             Close.All(expected, ty.ToArray(), 0, 0, new[] { n, c, 2 * h, 2 * w }, $"upsample v{v} {Cpu.VectorBits}-bit");
         }
-        Ops.Ops.Upsample2xNearest(Cpu, tx, ty);
-        Assert.Equal(Cpu.UseVector512 ? "2-simd-threads-v512" : "2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
+        Ops.Upsample2xNearest(Cpu, tx, ty);
+        Assert.Equal(Cpu.UseVector512 ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads", Cpu.Ledger.Entries[^1].Variant);
         // Independent check: the bottom-right output pixel is the bottom-right input pixel.
         Assert.Equal(x[^1], ty.ToArray()[^1]);
     }
@@ -341,7 +340,7 @@ public class ElementwiseTests
         using var tt = Cpu.T(t, n); using var ty = Cpu.Allocate(n, dim);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.TimestepEmbedding(Cpu, tt, ty, flip, shift, 10000f, v);
+            Ops.TimestepEmbedding(Cpu, tt, ty, flip, shift, 10000f, v);
             // Same fp32 operations in the same order, same MathF functions: bit-identical.
             Close.All(F(expected32), ty.ToArray(), 0, 0, new[] { n, dim }, $"timestep v{v}");
         }
@@ -440,42 +439,42 @@ public class ElementwiseTests
     {
         using var x = Cpu.Allocate(2, 6); using var y5 = Cpu.Allocate(2, 5); using var y3 = Cpu.Allocate(2, 3);
         using var empty = Cpu.Allocate(DType.F32, 0, 4);
-        Throws(() => Ops.Ops.Silu(Cpu, x, y5), "silu", "[2,5]", "[2,6]");
-        Throws(() => Ops.Ops.Gelu(Cpu, x, y5), "gelu", "[2,5]", "[2,6]");
-        Throws(() => Ops.Ops.Gelu(Cpu, x, y5, GeluApproximation.Tanh), "gelu_tanh", "[2,5]");
-        Throws(() => Ops.Ops.QuickGelu(Cpu, x, y5), "quick_gelu", "[2,5]");
-        Throws(() => Ops.Ops.Silu(Cpu, empty, empty), "silu", "[0,4]", "zero-size");
-        Throws(() => Ops.Ops.Scale(Cpu, x, 2f, y5), "scale", "[2,5]", "[2,6]");
-        Throws(() => Ops.Ops.Geglu(Cpu, y5, y3), "geglu", "[2,5]", "even");
-        Throws(() => Ops.Ops.Geglu(Cpu, x, y5), "geglu", "y [2,5]", "[2,3]", "x [2,6]");
-        Throws(() => Ops.Ops.Geglu(Cpu, x, x), "geglu", "[2,6]");
-        Throws(() => Ops.Ops.Add(Cpu, x, y5, x), "add", "[2,6]", "[2,5]");
-        Throws(() => Ops.Ops.Add(Cpu, x, x, y5), "add", "y [2,5]");
+        Throws(() => Ops.Silu(Cpu, x, y5), "silu", "[2,5]", "[2,6]");
+        Throws(() => Ops.Gelu(Cpu, x, y5), "gelu", "[2,5]", "[2,6]");
+        Throws(() => Ops.Gelu(Cpu, x, y5, GeluApproximation.Tanh), "gelu_tanh", "[2,5]");
+        Throws(() => Ops.QuickGelu(Cpu, x, y5), "quick_gelu", "[2,5]");
+        Throws(() => Ops.Silu(Cpu, empty, empty), "silu", "[0,4]", "zero-size");
+        Throws(() => Ops.Scale(Cpu, x, 2f, y5), "scale", "[2,5]", "[2,6]");
+        Throws(() => Ops.Geglu(Cpu, y5, y3), "geglu", "[2,5]", "even");
+        Throws(() => Ops.Geglu(Cpu, x, y5), "geglu", "y [2,5]", "[2,3]", "x [2,6]");
+        Throws(() => Ops.Geglu(Cpu, x, x), "geglu", "[2,6]");
+        Throws(() => Ops.Add(Cpu, x, y5, x), "add", "[2,6]", "[2,5]");
+        Throws(() => Ops.Add(Cpu, x, x, y5), "add", "y [2,5]");
 
         using var t4 = Cpu.Allocate(2, 3, 4, 5); using var b23 = Cpu.Allocate(2, 3); using var b32 = Cpu.Allocate(3, 2);
         using var t4b = Cpu.Allocate(2, 3, 4, 6);
-        Throws(() => Ops.Ops.AddChannelBias(Cpu, t4, b32, t4), "add_channel_bias", "b [3,2]", "[2,3,4,5]");
-        Throws(() => Ops.Ops.AddChannelBias(Cpu, t4, b23, t4b), "add_channel_bias", "y [2,3,4,6]");
+        Throws(() => Ops.AddChannelBias(Cpu, t4, b32, t4), "add_channel_bias", "b [3,2]", "[2,3,4,5]");
+        Throws(() => Ops.AddChannelBias(Cpu, t4, b23, t4b), "add_channel_bias", "y [2,3,4,6]");
 
         using var a = Cpu.Allocate(2, 3, 4, 5); using var bH = Cpu.Allocate(2, 2, 5, 5); using var bN = Cpu.Allocate(1, 2, 4, 5);
         using var bW = Cpu.Allocate(2, 2, 4, 6); using var ok = Cpu.Allocate(2, 2, 4, 5); using var yc = Cpu.Allocate(2, 5, 4, 5);
         using var ycBad = Cpu.Allocate(2, 6, 4, 5);
-        Throws(() => Ops.Ops.ConcatChannels(Cpu, a, bH, yc), "concat", "[2,3,4,5]", "[2,2,5,5]");
-        Throws(() => Ops.Ops.ConcatChannels(Cpu, a, bN, yc), "concat", "[1,2,4,5]");
-        Throws(() => Ops.Ops.ConcatChannels(Cpu, a, bW, yc), "concat", "[2,2,4,6]");
-        Throws(() => Ops.Ops.ConcatChannels(Cpu, a, ok, ycBad), "concat", "y [2,6,4,5]", "[2,5,4,5]");
-        Throws(() => Ops.Ops.ConcatChannels(Cpu, a, ok, a), "concat");
+        Throws(() => Ops.ConcatChannels(Cpu, a, bH, yc), "concat", "[2,3,4,5]", "[2,2,5,5]");
+        Throws(() => Ops.ConcatChannels(Cpu, a, bN, yc), "concat", "[1,2,4,5]");
+        Throws(() => Ops.ConcatChannels(Cpu, a, bW, yc), "concat", "[2,2,4,6]");
+        Throws(() => Ops.ConcatChannels(Cpu, a, ok, ycBad), "concat", "y [2,6,4,5]", "[2,5,4,5]");
+        Throws(() => Ops.ConcatChannels(Cpu, a, ok, a), "concat");
 
         using var up = Cpu.Allocate(2, 3, 8, 9); using var upBad = Cpu.Allocate(2, 3, 8, 10); // (the valid one)
-        Throws(() => Ops.Ops.Upsample2xNearest(Cpu, t4, up), "upsample_nearest_2x", "y [2,3,8,9]", "[2,3,8,10]", "x [2,3,4,5]");
-        Ops.Ops.Upsample2xNearest(Cpu, t4, upBad); // the right shape passes
-        Throws(() => Ops.Ops.Upsample2xNearest(Cpu, b23, up), "upsample_nearest_2x", "[2,3]", "[N, C, H, W]");
+        Throws(() => Ops.Upsample2xNearest(Cpu, t4, up), "upsample_nearest_2x", "y [2,3,8,9]", "[2,3,8,10]", "x [2,3,4,5]");
+        Ops.Upsample2xNearest(Cpu, t4, upBad); // the right shape passes
+        Throws(() => Ops.Upsample2xNearest(Cpu, b23, up), "upsample_nearest_2x", "[2,3]", "[N, C, H, W]");
 
         using var tN = Cpu.Allocate(2); using var emb = Cpu.Allocate(3, 8); using var emb2 = Cpu.Allocate(2, 2);
-        Throws(() => Ops.Ops.TimestepEmbedding(Cpu, tN, emb), "timestep_embedding", "y [3,8]", "t [2]");
-        Throws(() => Ops.Ops.TimestepEmbedding(Cpu, tN, emb2, downscaleFreqShift: 1f), "timestep_embedding", "half dim 1");
-        Throws(() => Ops.Ops.TimestepEmbedding(Cpu, b23, emb), "timestep_embedding", "t [2,3]");
-        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Ops.Silu(Cpu, x, x, variant: 7));
+        Throws(() => Ops.TimestepEmbedding(Cpu, tN, emb), "timestep_embedding", "y [3,8]", "t [2]");
+        Throws(() => Ops.TimestepEmbedding(Cpu, tN, emb2, downscaleFreqShift: 1f), "timestep_embedding", "half dim 1");
+        Throws(() => Ops.TimestepEmbedding(Cpu, b23, emb), "timestep_embedding", "t [2,3]");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Silu(Cpu, x, x, variant: 7));
     }
 
     [Fact]
@@ -483,8 +482,8 @@ public class ElementwiseTests
     {
         using var acc = new CpuAccelerator(1);
         using var x = acc.Allocate(4, 10); using var y = acc.Allocate(4, 5);
-        Ops.Ops.Geglu(acc, x, y);
-        Ops.Ops.Silu(acc, x, x);
+        Ops.Geglu(acc, x, y);
+        Ops.Silu(acc, x, x);
         var entries = acc.Ledger.Entries;
         Assert.Equal(2, entries.Count);
         Assert.Equal(ActivationsSpec.Geglu([4, 10]), entries[0].Cost);

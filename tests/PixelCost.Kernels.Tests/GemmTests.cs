@@ -1,6 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using KOps = PixelCost.Kernels.Ops.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -27,7 +25,7 @@ public class GemmTests
         using var a = cpu.FromArray(av, aS);
         using var b = cpu.FromArray(bv, bS);
         using var c = cpu.FromArray(cv, cS);
-        KOps.Gemm(cpu, a, b, c, transA, transB, alpha, beta, variant);
+        Ops.Gemm(cpu, a, b, c, transA, transB, alpha, beta, variant);
 
         var d = GemmSpec.Validate(aS, bS, cS, transA, transB);
         var expected = TestData.ToF64(cv);
@@ -135,7 +133,7 @@ public class GemmTests
             using var a = cpu.FromArray(av, aS);
             using var b = cpu.FromArray(bv, bS);
             using var c = cpu.FromArray(cv, M, N);
-            KOps.Gemm(cpu, a, b, c, ta, tb, 0.75f, -1f);
+            Ops.Gemm(cpu, a, b, c, ta, tb, 0.75f, -1f);
             Assert.Equal(bits == 512 ? "cpu.v2-packed-v512" : "cpu.v2-packed", Assert.Single(cpu.Ledger.Entries).Variant);
             outs.Add(c.ToArray());
         }
@@ -264,7 +262,7 @@ public class GemmTests
         using var a = cpu.Allocate(4, 6, 5);
         using var b = cpu.Allocate(5, 7);
         using var c = cpu.Allocate(4, 6, 7);
-        KOps.Gemm(cpu, a, b, c, beta: 1f);
+        Ops.Gemm(cpu, a, b, c, beta: 1f);
         var e = Assert.Single(cpu.Ledger.Entries);
         Assert.Equal("gemm", e.Op);
         // A batched (4·6·5 floats), B broadcast and read once (5·7), C read (beta ≠ 0) and written (4·6·7).
@@ -289,7 +287,7 @@ public class GemmTests
         using var a = cpu.Allocate(aS);
         using var b = cpu.Allocate(bS);
         using var c = cpu.Allocate(cS);
-        var ex = Assert.Throws<ArgumentException>(() => KOps.Gemm(cpu, a, b, c, ta, tb));
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Gemm(cpu, a, b, c, ta, tb));
         Assert.Contains("gemm", ex.Message);
         Assert.Contains(Tensor.FormatShape(aS), ex.Message);
         Assert.Contains(Tensor.FormatShape(cS), ex.Message);
@@ -302,7 +300,7 @@ public class GemmTests
         using var cpu = new CpuAccelerator(1);
         using var a = cpu.Allocate(4, 4);
         using var b = cpu.Allocate(4, 4);
-        var ex = Assert.Throws<ArgumentException>(() => KOps.Gemm(cpu, a, b, a));
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Gemm(cpu, a, b, a));
         Assert.Contains("gemm", ex.Message);
         Assert.Contains("overlap", ex.Message);
     }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Runtime.Safetensors;
 using PixelCost.Tests;
 using Xunit;
@@ -8,7 +7,6 @@ using Xunit;
 namespace PixelCost.Kernels.Tests;
 
 // Inside PixelCost.Kernels.*, a bare `Ops` names the namespace PixelCost.Kernels.Ops; this alias names the class.
-using Ops = PixelCost.Kernels.Ops.Ops;
 
 /// <summary>
 /// One golden case: tests/PixelCost.Kernels.Tests/Golden/ops/&lt;case&gt;.safetensors, made by

@@ -1,6 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using KOps = PixelCost.Kernels.Ops.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -42,7 +40,7 @@ public class LinearTests
             using var w = cpu.FromArray(wv, N, K);
             using var b = cpu.FromArray(bv, N);
             using var y = cpu.Allocate(rows, N);
-            KOps.Linear(cpu, x, w, b, y);
+            Ops.Linear(cpu, x, w, b, y);
             Assert.Equal(bits == 512 ? "cpu.v2-packed-v512" : "cpu.v2-packed", Assert.Single(cpu.Ledger.Entries).Variant);
             outs.Add(y.ToArray());
         }
@@ -64,7 +62,7 @@ public class LinearTests
                 using var w = cpu.FromArray(wv, N, K);
                 using var b = cpu.FromArray(bv, N);
                 using var y = cpu.FromArray(TestData.Uniform(rows * N, 4), yS);   // garbage in y must be overwritten
-                KOps.Linear(cpu, x, w, bias ? b : null, y);
+                Ops.Linear(cpu, x, w, bias ? b : null, y);
                 var d = LinearSpec.Validate(xS, [N, K], bias ? [N] : default, bias, yS);
                 var expected = new F64[rows * N];
                 LinearReference.Linear<F64>(TestData.ToF64(xv), TestData.ToF64(wv), bias ? TestData.ToF64(bv) : [], expected, d);
@@ -103,7 +101,7 @@ public class LinearTests
         using var w = cpu.Allocate(wS);
         using var b = biasLen >= 0 ? cpu.Allocate(biasLen) : null;
         using var y = cpu.Allocate(yS);
-        var ex = Assert.Throws<ArgumentException>(() => KOps.Linear(cpu, x, w, b, y));
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Linear(cpu, x, w, b, y));
         Assert.Contains("linear", ex.Message);
         Assert.Contains(Tensor.FormatShape(xS), ex.Message);
         Assert.Contains(Tensor.FormatShape(wS), ex.Message);

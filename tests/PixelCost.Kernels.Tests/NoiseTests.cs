@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -102,7 +101,7 @@ public class NoiseTests
         {
             using var acc = new CpuAccelerator(2);
             using var t = acc.Allocate(n);
-            Ops.Ops.FillUniform(acc, t, 0x1234_5678_9abc_def0ul, stream: 3, variant: variant);
+            Ops.FillUniform(acc, t, 0x1234_5678_9abc_def0ul, stream: 3, variant: variant);
             // Integer Philox, exact int→float conversion and a power-of-two scale: no rounding anywhere, so bitwise.
             Assert.Equal(expected, t.ToArray());
         }
@@ -119,13 +118,13 @@ public class NoiseTests
         using var t = acc.Allocate(n);
 
         // v1 uses the same MathF calls in the same order as the reference with F32: bitwise.
-        Ops.Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: 1);
+        Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: 1);
         Assert.Equal(expected, t.ToArray());
 
         if (!Philox4x32.Block8Supported) return;
         foreach (int variant in new[] { 2, 3 })
         {
-            Ops.Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: variant);
+            Ops.FillGaussian(acc, t, 99, mean, std, stream: 1, variant: variant);
             // v2/v3 differ only by their vector log and sin/cos (bounds LogMaxRelErr, TrigMaxAbsErr, tested exhaustively
             // below; v3 also fuses multiply-adds inside them). z = r·c with r = √(−2 ln u1): Δr/r ≤ LogMaxRelErr/2 + u
             // (sqrt rounding); Δc ≤ TrigMaxAbsErr + u (the MathF reference's own error). |Δy| ≤ std·rMax·(TrigMaxAbsErr + u)
@@ -203,9 +202,9 @@ public class NoiseTests
         {
             using var acc = new CpuAccelerator(threads);
             using var t = acc.Allocate(n);
-            Ops.Ops.FillUniform(acc, t, 7);
+            Ops.FillUniform(acc, t, 7);
             var u = t.ToArray();
-            Ops.Ops.FillGaussian(acc, t, 7);
+            Ops.FillGaussian(acc, t, 7);
             var g = t.ToArray();
             if (uni is null) { uni = u; gau = g; continue; }
             Assert.Equal(uni, u);
@@ -237,7 +236,7 @@ public class NoiseTests
     {
         using var acc = new CpuAccelerator(2);
         using var t = acc.Allocate(2, 4, 8, 8);
-        Ops.Ops.FillGaussian(acc, t, 1);
+        Ops.FillGaussian(acc, t, 1);
         var e = Assert.Single(acc.Ledger.Entries);
         Assert.Equal(NoiseSpec.GaussianOp, e.Op);
         Assert.Equal("[2,4,8,8]", e.Shape);
@@ -250,7 +249,7 @@ public class NoiseTests
         const int n = 1 << 21;
         using var acc = new CpuAccelerator(2);
         using var t = acc.Allocate(n);
-        Ops.Ops.FillUniform(acc, t, 2024);
+        Ops.FillUniform(acc, t, 2024);
         var (mean, variance, min, max) = Moments(t.AsSpan());
         // U[0,1): σ² = 1/12, μ4 = 1/80; 5-sigma bounds for the sample mean and sample variance.
         Assert.InRange(mean, 0.5 - 5 * Math.Sqrt(1.0 / 12 / n), 0.5 + 5 * Math.Sqrt(1.0 / 12 / n));
@@ -272,7 +271,7 @@ public class NoiseTests
         const int n = 1 << 21;
         using var acc = new CpuAccelerator(2);
         using var t = acc.Allocate(n);
-        Ops.Ops.FillGaussian(acc, t, 77, mu, sigma);
+        Ops.FillGaussian(acc, t, 77, mu, sigma);
         var (mean, variance, _, _) = Moments(t.AsSpan());
         // Sample mean ~ N(μ, σ²/n); sample variance has sd σ²·√(2/n). 5-sigma bounds.
         Assert.InRange(mean, mu - 5 * sigma / Math.Sqrt(n), mu + 5 * sigma / Math.Sqrt(n));
@@ -298,13 +297,13 @@ public class NoiseTests
         using var acc = new CpuAccelerator(1);
         using var a = acc.Allocate(64);
         using var b = acc.Allocate(64);
-        Ops.Ops.FillUniform(acc, a, 1);
-        Ops.Ops.FillUniform(acc, b, 2);
+        Ops.FillUniform(acc, a, 1);
+        Ops.FillUniform(acc, b, 2);
         Assert.NotEqual(a.ToArray(), b.ToArray());
-        Ops.Ops.FillUniform(acc, b, 1, stream: 1);
+        Ops.FillUniform(acc, b, 1, stream: 1);
         Assert.NotEqual(a.ToArray(), b.ToArray());
         // The high half of the seed is part of the key.
-        Ops.Ops.FillUniform(acc, b, 1 + (1ul << 32));
+        Ops.FillUniform(acc, b, 1 + (1ul << 32));
         Assert.NotEqual(a.ToArray(), b.ToArray());
     }
 
@@ -313,19 +312,19 @@ public class NoiseTests
     {
         using var acc = new CpuAccelerator(1);
         using var u8 = acc.Allocate(DType.U8, 2, 3);
-        var e = Assert.Throws<ArgumentException>(() => Ops.Ops.FillUniform(acc, u8, 1));
+        var e = Assert.Throws<ArgumentException>(() => Ops.FillUniform(acc, u8, 1));
         Assert.Contains("noise.uniform", e.Message);
         Assert.Contains("[2,3]", e.Message);
         using var f = acc.Allocate(4, 5);
-        e = Assert.Throws<ArgumentException>(() => Ops.Ops.FillGaussian(acc, f, 1, std: -1f));
+        e = Assert.Throws<ArgumentException>(() => Ops.FillGaussian(acc, f, 1, std: -1f));
         Assert.Contains("noise.gaussian", e.Message);
         Assert.Contains("[4,5]", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Ops.Ops.FillGaussian(acc, f, 1, mean: float.NaN));
+        e = Assert.Throws<ArgumentException>(() => Ops.FillGaussian(acc, f, 1, mean: float.NaN));
         Assert.Contains("noise.gaussian", e.Message);
         using var other = new CpuAccelerator(1);
-        e = Assert.Throws<ArgumentException>(() => Ops.Ops.FillUniform(other, f, 1));
+        e = Assert.Throws<ArgumentException>(() => Ops.FillUniform(other, f, 1));
         Assert.Contains("[4,5]", e.Message);
-        e = Assert.Throws<ArgumentException>(() => Ops.Ops.FillUniform(acc, f, 1, variant: 9));
+        e = Assert.Throws<ArgumentException>(() => Ops.FillUniform(acc, f, 1, variant: 9));
         Assert.Contains("variant 9", e.Message);
     }
 
@@ -399,7 +398,7 @@ public class NoiseTests
         NoiseReference.Uniform<F32>(expected, seed: 0x1234_5678_9abc_def0ul, stream: 3);
         using var acc512 = new CpuAccelerator(2, 512);
         using var t = acc512.Allocate(n);
-        Ops.Ops.FillUniform(acc512, t, 0x1234_5678_9abc_def0ul, stream: 3);
+        Ops.FillUniform(acc512, t, 0x1234_5678_9abc_def0ul, stream: 3);
         Assert.Equal("cpu.v2-avx512", acc512.Ledger.Entries[^1].Variant);
         // The same exact integer → float steps as the AVX2 path: bitwise the reference.
         var got512 = t.ToArray();
@@ -407,7 +406,7 @@ public class NoiseTests
 
         using var acc256 = new CpuAccelerator(2, 256);
         using var t256 = acc256.Allocate(n);
-        Ops.Ops.FillUniform(acc256, t256, 0x1234_5678_9abc_def0ul, stream: 3);
+        Ops.FillUniform(acc256, t256, 0x1234_5678_9abc_def0ul, stream: 3);
         Assert.Equal(t256.ToArray(), got512);
     }
 
@@ -425,7 +424,7 @@ public class NoiseTests
         double rMax = Math.Sqrt(2 * 24 * Math.Log(2));
         foreach (int variant in new[] { 2, 3 })
         {
-            Ops.Ops.FillGaussian(acc512, t, 99, mean, std, stream: 1, variant: variant);
+            Ops.FillGaussian(acc512, t, 99, mean, std, stream: 1, variant: variant);
             Assert.Equal(variant == 2 ? "cpu.v2-avx512" : "cpu.v3-avx512-polylog", acc512.Ledger.Entries[^1].Variant);
             var got = t.ToArray();
             // The same error budget as GaussianKernelMatchesReference (derivation there): the 512 path does the same
@@ -435,7 +434,7 @@ public class NoiseTests
             Close.All(expected, got, atol, rtol, new[] { n }, $"gaussian 512 v{variant} n={n}");
 
             if (!Philox4x32.Block8Supported) continue;
-            Ops.Ops.FillGaussian(acc256, t256, 99, mean, std, stream: 1, variant: variant);
+            Ops.FillGaussian(acc256, t256, 99, mean, std, stream: 1, variant: variant);
             var got256 = t256.ToArray();
             // Elements both paths compute in SIMD (whole 64-element groups): v3 runs SimdMath's Log/SinCos, the same operations per lane at
             // both, so bitwise; v2 compares .NET's Vector256 and Vector512 math, each within the bound of the
@@ -457,9 +456,9 @@ public class NoiseTests
         {
             using var acc = new CpuAccelerator(threads, 512);
             using var t = acc.Allocate(n);
-            Ops.Ops.FillUniform(acc, t, 7);
+            Ops.FillUniform(acc, t, 7);
             var u = t.ToArray();
-            Ops.Ops.FillGaussian(acc, t, 7);
+            Ops.FillGaussian(acc, t, 7);
             var g = t.ToArray();
             if (uni is null) { uni = u; gau = g; continue; }
             Assert.Equal(uni, u);

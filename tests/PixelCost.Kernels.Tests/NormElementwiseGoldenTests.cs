@@ -1,6 +1,5 @@
 using System.Text.Json;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Tests;
 using Xunit;
 
@@ -43,7 +42,7 @@ public class NormElementwiseGoldenTests
         var (expected, shape) = Get(name, "y");
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.GroupNorm(Cpu, x, groups, g, b, y, eps, silu, v);
+            Ops.GroupNorm(Cpu, x, groups, g, b, y, eps, silu, v);
             Close.All(expected, y.ToArray(), NormAtol, NormRtol, shape, $"{name} v{v}");
         }
     }
@@ -55,7 +54,7 @@ public class NormElementwiseGoldenTests
         using var x = Load(name, "x"); using var g = Load(name, "gamma"); using var b = Load(name, "beta");
         using var y = Cpu.Allocate(x.Shape.ToArray());
         var (expected, shape) = Get(name, "y");
-        Ops.Ops.LayerNorm(Cpu, x, g, b, y);
+        Ops.LayerNorm(Cpu, x, g, b, y);
         Close.All(expected, y.ToArray(), NormAtol, NormRtol, shape, name);
     }
 
@@ -72,11 +71,11 @@ public class NormElementwiseGoldenTests
         {
             switch (name)
             {
-                case "silu": Ops.Ops.Silu(Cpu, x, y, v); break;
-                case "gelu_erf": Ops.Ops.Gelu(Cpu, x, y, GeluApproximation.Erf, v); break;
-                case "gelu_tanh": Ops.Ops.Gelu(Cpu, x, y, GeluApproximation.Tanh, v); break;
-                case "quick_gelu": Ops.Ops.QuickGelu(Cpu, x, y, v); break;
-                case "geglu": Ops.Ops.Geglu(Cpu, x, y, v); break;
+                case "silu": Ops.Silu(Cpu, x, y, v); break;
+                case "gelu_erf": Ops.Gelu(Cpu, x, y, GeluApproximation.Erf, v); break;
+                case "gelu_tanh": Ops.Gelu(Cpu, x, y, GeluApproximation.Tanh, v); break;
+                case "quick_gelu": Ops.QuickGelu(Cpu, x, y, v); break;
+                case "geglu": Ops.Geglu(Cpu, x, y, v); break;
             }
             Close.All(expected, y.ToArray(), 2e-6, 2e-6, shape, $"{name} v{v}");
         }
@@ -92,7 +91,7 @@ public class NormElementwiseGoldenTests
         using var y = Cpu.Allocate(shape);
         foreach (int v in new[] { 0, 1 })
         {
-            Ops.Ops.TimestepEmbedding(Cpu, t, y, flip, shift, 10000f, v);
+            Ops.TimestepEmbedding(Cpu, t, y, flip, shift, 10000f, v);
             // A 1-ulp difference between PyTorch's fp32 exp and MathF.Exp in a frequency moves t·freq by ≤ 999·6e-8.
             Close.All(expected, y.ToArray(), 1e-4, 0, shape, $"{name} v{v}");
         }

@@ -1,5 +1,4 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -63,14 +62,14 @@ public class NormTests
             using var tg = Cpu.T(gamma, c); using var tb = Cpu.T(beta, c);
             foreach (int variant in new[] { 0, 1 })
             {
-                Ops.Ops.GroupNorm(Cpu, tx, groups, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, silu, variant);
+                Ops.GroupNorm(Cpu, tx, groups, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, silu, variant);
                 Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"group_norm v{variant} combo {combo} {cpu.VectorBits}-bit");
             }
             // The ledger names the path that ran.
-            Assert.Equal(cpu.UseVector512 ? "2-simd-l2-passes-v512" : "2-simd-l2-passes", cpu.Ledger.Entries[^2].Variant);
+            Assert.Equal(cpu.UseVector512 ? "cpu.v2-simd-l2-passes-v512" : "cpu.v2-simd-l2-passes", cpu.Ledger.Entries[^2].Variant);
             // In place: y is x.
             using var inplace = Cpu.T(x, shape);
-            Ops.Ops.GroupNorm(Cpu, inplace, groups, g is null ? null : tg, b is null ? null : tb, inplace, 1e-5f, silu);
+            Ops.GroupNorm(Cpu, inplace, groups, g is null ? null : tg, b is null ? null : tb, inplace, 1e-5f, silu);
             Close.All(expected, inplace.ToArray(), NormAtol, NormRtol, shape, $"group_norm in place combo {combo}");
         }
     }
@@ -88,7 +87,7 @@ public class NormTests
         var gamma = Normal(c, 12, 1, 0.5); var beta = Normal(c, 13);
         var expected = RunGroupNormRef64(x, shape, groups, gamma, beta, 1e-6f, true);
         using var tx = cpu4.T(x, shape); using var tg = cpu4.T(gamma, c); using var tb = cpu4.T(beta, c);
-        Ops.Ops.GroupNorm(cpu4, tx, groups, tg, tb, tx, 1e-6f, fuseSilu: true);
+        Ops.GroupNorm(cpu4, tx, groups, tg, tb, tx, 1e-6f, fuseSilu: true);
         Close.All(expected, tx.ToArray(), NormAtol, NormRtol, shape, "group_norm split group");
     }
 
@@ -106,7 +105,7 @@ public class NormTests
         var x = Normal(320 * 64 * 64, 21, mean: 4.0, std: 0.5);
         var expected = RunGroupNormRef64(x, shape, 32, null, null, 1e-5f, false);
         using var tx = Cpu.T(x, shape); using var ty = Cpu.Allocate(shape);
-        Ops.Ops.GroupNorm(Cpu, tx, 32, null, null, ty, 1e-5f);
+        Ops.GroupNorm(Cpu, tx, 32, null, null, ty, 1e-5f);
         var got = ty.ToArray();
         double worst = 0;
         for (int i = 0; i < got.Length; i++) worst = Math.Max(worst, Math.Abs(got[i] - expected[i]));
@@ -149,11 +148,11 @@ public class NormTests
             using var tg = Cpu.T(gamma, d); using var tb = Cpu.T(beta, d);
             foreach (int variant in new[] { 0, 1 })
             {
-                Ops.Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, variant);
+                Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, ty, 1e-5f, variant);
                 Close.All(expected, ty.ToArray(), NormAtol, NormRtol, shape, $"layer_norm v{variant} gamma {withGamma} beta {withBeta} {cpu.VectorBits}-bit");
             }
-            Assert.Equal(cpu.UseVector512 ? "2-simd-rows-v512" : "2-simd-rows", cpu.Ledger.Entries[^2].Variant);
-            Ops.Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, tx, 1e-5f);
+            Assert.Equal(cpu.UseVector512 ? "cpu.v2-simd-rows-v512" : "cpu.v2-simd-rows", cpu.Ledger.Entries[^2].Variant);
+            Ops.LayerNorm(Cpu, tx, g is null ? null : tg, b is null ? null : tb, tx, 1e-5f);
             Close.All(expected, tx.ToArray(), NormAtol, NormRtol, shape, "layer_norm in place");
         }
     }
@@ -175,8 +174,8 @@ public class NormTests
         {
             using var x1 = Cpu.T(x, shape); using var y1 = Cpu.Allocate(shape); using var g1 = Cpu.T(gamma, c); using var b1 = Cpu.T(beta, c);
             using var x2 = Cpu512.T(x, shape); using var y2 = Cpu512.Allocate(shape); using var g2 = Cpu512.T(gamma, c); using var b2 = Cpu512.T(beta, c);
-            Ops.Ops.GroupNorm(Cpu, x1, groups, g1, b1, y1, 1e-5f, silu);
-            Ops.Ops.GroupNorm(Cpu512, x2, groups, g2, b2, y2, 1e-5f, silu);
+            Ops.GroupNorm(Cpu, x1, groups, g1, b1, y1, 1e-5f, silu);
+            Ops.GroupNorm(Cpu512, x2, groups, g2, b2, y2, 1e-5f, silu);
             Close.All(y1.ToArray(), y2.ToArray(), 4e-6, 1e-6, shape, $"group_norm 256 vs 512 silu {silu}");
         }
     }
@@ -190,8 +189,8 @@ public class NormTests
         var gamma = Normal(d, 2, 1, 0.5); var beta = Normal(d, 3);
         using var x1 = Cpu.T(x, rows, d); using var y1 = Cpu.Allocate(rows, d); using var g1 = Cpu.T(gamma, d); using var b1 = Cpu.T(beta, d);
         using var x2 = Cpu512.T(x, rows, d); using var y2 = Cpu512.Allocate(rows, d); using var g2 = Cpu512.T(gamma, d); using var b2 = Cpu512.T(beta, d);
-        Ops.Ops.LayerNorm(Cpu, x1, g1, b1, y1);
-        Ops.Ops.LayerNorm(Cpu512, x2, g2, b2, y2);
+        Ops.LayerNorm(Cpu, x1, g1, b1, y1);
+        Ops.LayerNorm(Cpu512, x2, g2, b2, y2);
         Close.All(y1.ToArray(), y2.ToArray(), 4e-6, 1e-6, new[] { rows, d }, "layer_norm 256 vs 512");
     }
 
@@ -255,15 +254,15 @@ public class NormTests
         using var x = Cpu.Allocate(2, 30, 4, 4); using var y = Cpu.Allocate(2, 30, 4, 4);
         using var g30 = Cpu.Allocate(30); using var g31 = Cpu.Allocate(31);
         using var yBad = Cpu.Allocate(2, 30, 4, 5); using var empty = Cpu.Allocate(2, 30, 0, 4);
-        Throws(() => Ops.Ops.GroupNorm(Cpu, x, 32, null, null, y), "group_norm", "32 groups", "[2,30,4,4]");
-        Throws(() => Ops.Ops.GroupNorm(Cpu, x, 0, null, null, y), "group_norm", "0 groups");
-        Throws(() => Ops.Ops.GroupNorm(Cpu, x, 3, g31, null, y), "group_norm", "gamma [31]", "[2,30,4,4]");
-        Throws(() => Ops.Ops.GroupNorm(Cpu, x, 3, g30, g31, y), "group_norm", "beta [31]");
-        Throws(() => Ops.Ops.GroupNorm(Cpu, x, 3, g30, g30, yBad), "group_norm", "y [2,30,4,5]", "x [2,30,4,4]");
-        Throws(() => Ops.Ops.GroupNorm(Cpu, empty, 3, null, null, empty), "group_norm", "[2,30,0,4]", "zero-size");
+        Throws(() => Ops.GroupNorm(Cpu, x, 32, null, null, y), "group_norm", "32 groups", "[2,30,4,4]");
+        Throws(() => Ops.GroupNorm(Cpu, x, 0, null, null, y), "group_norm", "0 groups");
+        Throws(() => Ops.GroupNorm(Cpu, x, 3, g31, null, y), "group_norm", "gamma [31]", "[2,30,4,4]");
+        Throws(() => Ops.GroupNorm(Cpu, x, 3, g30, g31, y), "group_norm", "beta [31]");
+        Throws(() => Ops.GroupNorm(Cpu, x, 3, g30, g30, yBad), "group_norm", "y [2,30,4,5]", "x [2,30,4,4]");
+        Throws(() => Ops.GroupNorm(Cpu, empty, 3, null, null, empty), "group_norm", "[2,30,0,4]", "zero-size");
         using var flat = Cpu.Allocate(30);
-        Throws(() => Ops.Ops.GroupNorm(Cpu, flat, 3, null, null, flat), "group_norm", "[30]", "[N, C, *]");
-        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Ops.GroupNorm(Cpu, x, 3, null, null, y, variant: 9));
+        Throws(() => Ops.GroupNorm(Cpu, flat, 3, null, null, flat), "group_norm", "[30]", "[N, C, *]");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.GroupNorm(Cpu, x, 3, null, null, y, variant: 9));
     }
 
     [Fact]
@@ -271,9 +270,9 @@ public class NormTests
     {
         using var x = Cpu.Allocate(3, 10); using var y = Cpu.Allocate(3, 10);
         using var g9 = Cpu.Allocate(9); using var y2 = Cpu.Allocate(3, 11); using var empty = Cpu.Allocate(DType.F32, 0, 10);
-        Throws(() => Ops.Ops.LayerNorm(Cpu, x, g9, null, y), "layer_norm", "gamma [9]", "[3,10]");
-        Throws(() => Ops.Ops.LayerNorm(Cpu, x, null, g9, y), "layer_norm", "beta [9]");
-        Throws(() => Ops.Ops.LayerNorm(Cpu, x, null, null, y2), "layer_norm", "y [3,11]", "x [3,10]");
-        Throws(() => Ops.Ops.LayerNorm(Cpu, empty, null, null, empty), "layer_norm", "[0,10]");
+        Throws(() => Ops.LayerNorm(Cpu, x, g9, null, y), "layer_norm", "gamma [9]", "[3,10]");
+        Throws(() => Ops.LayerNorm(Cpu, x, null, g9, y), "layer_norm", "beta [9]");
+        Throws(() => Ops.LayerNorm(Cpu, x, null, null, y2), "layer_norm", "y [3,11]", "x [3,10]");
+        Throws(() => Ops.LayerNorm(Cpu, empty, null, null, empty), "layer_norm", "[0,10]");
     }
 }

@@ -1,9 +1,8 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops.Noise;
-using PixelCost.Kernels.Ops.Pixels;
+using PixelCost.Kernels.Noise;
+using PixelCost.Kernels.Pixels;
 using PixelCost.Kernels.Reference;
 using Xunit;
-using O = PixelCost.Kernels.Ops.Ops;
 
 namespace PixelCost.Kernels.Tests;
 
@@ -27,7 +26,7 @@ public class PixelsTests
         PixelsReference.Noise<F32>(expected, 42);
         using var acc = new CpuAccelerator(2);
         using var img = acc.Allocate(h, w, 3);
-        O.PixelsNoise(acc, img, 42);
+        Ops.PixelsNoise(acc, img, 42);
         Assert.Equal(expected, img.ToArray());
     }
 
@@ -41,7 +40,7 @@ public class PixelsTests
             PixelsReference.SmoothNoise<F32>(expected, h, w, 9, scale);
             using var acc = new CpuAccelerator(2);
             using var img = acc.Allocate(h, w, 3);
-            O.PixelsSmoothNoise(acc, img, 9, scale);
+            Ops.PixelsSmoothNoise(acc, img, 9, scale);
             Assert.Equal(expected, img.ToArray());
         }
     }
@@ -54,7 +53,7 @@ public class PixelsTests
         PixelsReference.Gradient<F32>(expected, h, w);
         using var acc = new CpuAccelerator(2);
         using var img = acc.Allocate(h, w, 3);
-        O.PixelsGradient(acc, img);
+        Ops.PixelsGradient(acc, img);
         Assert.Equal(expected, img.ToArray());
     }
 
@@ -68,7 +67,7 @@ public class PixelsTests
             PixelsReference.Checkerboard<F32>(expected, h, w, cell);
             using var acc = new CpuAccelerator(2);
             using var img = acc.Allocate(h, w, 3);
-            O.PixelsCheckerboard(acc, img, cell);
+            Ops.PixelsCheckerboard(acc, img, cell);
             Assert.Equal(expected, img.ToArray());
         }
     }
@@ -101,7 +100,7 @@ public class PixelsTests
         using var acc = new CpuAccelerator(2);
         using var s = acc.FromArray(src, n);
         using var d = acc.Allocate(DType.U8, n);
-        O.QuantizeU8(acc, s, d);
+        Ops.QuantizeU8(acc, s, d);
         Assert.Equal(expected, d.AsSpan<byte>().ToArray());
     }
 
@@ -114,7 +113,7 @@ public class PixelsTests
         using var acc = new CpuAccelerator(1);
         using var s = acc.FromArray(v, v.Length);
         using var d = acc.Allocate(DType.U8, v.Length);
-        O.QuantizeU8(acc, s, d);
+        Ops.QuantizeU8(acc, s, d);
         Assert.Equal(want, d.AsSpan<byte>().ToArray());
     }
 
@@ -123,20 +122,20 @@ public class PixelsTests
     {
         using var acc = new CpuAccelerator(1);
         using var img = acc.Allocate(4, 6, 3);
-        O.PixelsGradient(acc, img);
+        Ops.PixelsGradient(acc, img);
         var g = img.AsSpan();
         Assert.Equal(1f / 12, g[0], 6);                      // R at x = 0: (2·0+1)/(2·6)
         Assert.Equal(11f / 12, g[(0 * 6 + 5) * 3], 6);      // R at x = 5
         Assert.Equal(7f / 8, g[(3 * 6 + 0) * 3 + 1], 6);    // G at y = 3: (2·3+1)/(2·4)
         Assert.Equal(9f / 10, g[(3 * 6 + 5) * 3 + 2], 6);   // B at (5, 3): (5+3+1)/(6+4)
-        O.PixelsCheckerboard(acc, img, 2);
+        Ops.PixelsCheckerboard(acc, img, 2);
         var c = img.AsSpan();
         Assert.Equal(1f, c[0]);                              // top-left cell white
         Assert.Equal(0f, c[(0 * 6 + 2) * 3]);                // next cell black
         Assert.Equal(0f, c[(2 * 6 + 0) * 3 + 2]);            // cell below black
         Assert.Equal(1f, c[(3 * 6 + 3) * 3 + 1]);            // diagonal cell white
         // Smooth noise equals the lattice values exactly at lattice points (tx = ty = 0).
-        O.PixelsSmoothNoise(acc, img, 5, 3);
+        Ops.PixelsSmoothNoise(acc, img, 5, 3);
         var (x0, x1, x2, _) = Philox4x32.Block(1, 1, uint.MaxValue, uint.MaxValue, 5, 0);
         Assert.Equal((x0 >> 8) / 16777216f, img.AsSpan()[(3 * 6 + 3) * 3 + 0]);
         Assert.Equal((x1 >> 8) / 16777216f, img.AsSpan()[(3 * 6 + 3) * 3 + 1]);
@@ -150,7 +149,7 @@ public class PixelsTests
         const int s = 16;
         using var acc = new CpuAccelerator(2);
         using var img = acc.Allocate(64, 64, 3);
-        O.PixelsSmoothNoise(acc, img, 3, s);
+        Ops.PixelsSmoothNoise(acc, img, 3, s);
         var v = img.AsSpan();
         for (int y = 0; y < 64; y++)
             for (int x = 0; x + 1 < 64; x++)
@@ -171,11 +170,11 @@ public class PixelsTests
             using var img = acc.Allocate(h, w, 3);
             using var q = acc.Allocate(DType.U8, h, w, 3);
             var maps = new List<float[]>();
-            O.PixelsNoise(acc, img, 1); maps.Add(img.ToArray());
-            O.PixelsSmoothNoise(acc, img, 1, 5); maps.Add(img.ToArray());
-            O.PixelsGradient(acc, img); maps.Add(img.ToArray());
-            O.PixelsCheckerboard(acc, img, 7); maps.Add(img.ToArray());
-            O.QuantizeU8(acc, img, q);
+            Ops.PixelsNoise(acc, img, 1); maps.Add(img.ToArray());
+            Ops.PixelsSmoothNoise(acc, img, 1, 5); maps.Add(img.ToArray());
+            Ops.PixelsGradient(acc, img); maps.Add(img.ToArray());
+            Ops.PixelsCheckerboard(acc, img, 7); maps.Add(img.ToArray());
+            Ops.QuantizeU8(acc, img, q);
             var qb = q.AsSpan<byte>().ToArray();
             if (first is null) { first = maps.ToArray(); firstQ = qb; continue; }
             for (int m = 0; m < maps.Count; m++) Assert.Equal(first[m], maps[m]);
@@ -216,16 +215,16 @@ public class PixelsTests
         using var img = acc.Allocate(2, 2, 3);
         using var u8 = acc.Allocate(DType.U8, 2, 2, 3);
         using var u8Small = acc.Allocate(DType.U8, 2, 3);
-        Expect("pixels.noise", "[4,4]", () => O.PixelsNoise(acc, flat, 1));
-        Expect("pixels.gradient", "[2,2,4]", () => O.PixelsGradient(acc, rgba));
-        Expect("pixels.smooth_noise", "[2,2,3]", () => O.PixelsSmoothNoise(acc, img, 1, 0));
-        Expect("pixels.checkerboard", "[2,2,3]", () => O.PixelsCheckerboard(acc, img, -3));
-        Expect("pixels.checkerboard", "[2,2,3]", () => O.PixelsCheckerboard(acc, u8, 1));
-        Expect("pixels.quantize_u8", "[2,3]", () => O.QuantizeU8(acc, img, u8Small));
-        Expect("pixels.quantize_u8", "[2,2,3]", () => O.QuantizeU8(acc, u8, img));
+        Expect("pixels.noise", "[4,4]", () => Ops.PixelsNoise(acc, flat, 1));
+        Expect("pixels.gradient", "[2,2,4]", () => Ops.PixelsGradient(acc, rgba));
+        Expect("pixels.smooth_noise", "[2,2,3]", () => Ops.PixelsSmoothNoise(acc, img, 1, 0));
+        Expect("pixels.checkerboard", "[2,2,3]", () => Ops.PixelsCheckerboard(acc, img, -3));
+        Expect("pixels.checkerboard", "[2,2,3]", () => Ops.PixelsCheckerboard(acc, u8, 1));
+        Expect("pixels.quantize_u8", "[2,3]", () => Ops.QuantizeU8(acc, img, u8Small));
+        Expect("pixels.quantize_u8", "[2,2,3]", () => Ops.QuantizeU8(acc, u8, img));
         // DType.F32 spelled out: a literal 0 as first argument would bind to the DType overload.
         using var empty = acc.Allocate(DType.F32, 0, 5, 3);
-        Expect("pixels.gradient", "[0,5,3]", () => O.PixelsGradient(acc, empty));
+        Expect("pixels.gradient", "[0,5,3]", () => Ops.PixelsGradient(acc, empty));
 
         static void Expect(string op, string shape, Action a)
         {
@@ -254,22 +253,22 @@ public class PixelsTests
     {
         var expected = new float[h * w * 3];
         PixelsReference.Noise<F32>(expected, 42);
-        Assert.Equal(expected, Map(512, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
-        Assert.Equal(Map(256, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"),
-            Map(512, h, w, (a, t) => O.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
+        Assert.Equal(expected, Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
+        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"),
+            Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
 
         foreach (int scale in new[] { 1, 3, 16, 1000 })
         {
             PixelsReference.SmoothNoise<F32>(expected, h, w, 9, scale);
-            var got = Map(512, h, w, (a, t) => O.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS");
+            var got = Map(512, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS");
             Assert.Equal(expected, got);
-            Assert.Equal(Map(256, h, w, (a, t) => O.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS"), got);
+            Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS"), got);
         }
 
         PixelsReference.Gradient<F32>(expected, h, w);
-        var grad = Map(512, h, w, (a, t) => O.PixelsGradient(a, t), "cpu.v1-rows-BITS");
+        var grad = Map(512, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows-BITS");
         Assert.Equal(expected, grad);
-        Assert.Equal(Map(256, h, w, (a, t) => O.PixelsGradient(a, t), "cpu.v1-rows-BITS"), grad);
+        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows-BITS"), grad);
     }
 
     [Theory]
@@ -299,7 +298,7 @@ public class PixelsTests
             using var acc = new CpuAccelerator(2, bits);
             using var s = acc.FromArray(src, n);
             using var d = acc.Allocate(DType.U8, n);
-            O.QuantizeU8(acc, s, d);
+            Ops.QuantizeU8(acc, s, d);
             Assert.Equal(bits == 512 ? "cpu.v1-avx512" : "cpu.v1-avx2", acc.Ledger.Entries[^1].Variant);
             got[bits == 512 ? 0 : 1] = d.AsSpan<byte>().ToArray();
         }

@@ -7,9 +7,7 @@ using System.Text.RegularExpressions;
 using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using Spectre.Console;
-using KernelOps = PixelCost.Kernels.Ops.Ops;
 
 namespace PixelCost.Harness.Commands;
 
@@ -137,7 +135,7 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor a = T([4096, 4096]), b = T([4096, 4096]), c = T([4096, 4096]);
-                return new BenchSetup(ts, v => KernelOps.Gemm(acc, a, b, c, variant: v), () => OpenBlas.Gemm(a, b, c));
+                return new BenchSetup(ts, v => Ops.Gemm(acc, a, b, c, variant: v), () => OpenBlas.Gemm(a, b, c));
             }),
         };
 
@@ -148,7 +146,7 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor x = T([Tokens, k]), w = T([n, k]), bias = T([n]), y = T([Tokens, n]);
-                return new BenchSetup(ts, v => KernelOps.Linear(acc, x, w, bias, y, v), () => OpenBlas.Gemm(x, w, y, transB: true));
+                return new BenchSetup(ts, v => Ops.Linear(acc, x, w, bias, y, v), () => OpenBlas.Gemm(x, w, y, transB: true));
             }));
         }
 
@@ -160,7 +158,7 @@ internal static class KernelBench
                 var (ts, T) = Alloc(acc);
                 int ho = (hw + 2 - 3) / stride + 1;
                 Tensor x = T([1, c, hw, hw]), w = T([c, c, 3, 3]), bias = T([c]), y = T([1, c, ho, ho]);
-                return new BenchSetup(ts, v => KernelOps.Conv2d(acc, x, w, bias, y, stride, 1, v));
+                return new BenchSetup(ts, v => Ops.Conv2d(acc, x, w, bias, y, stride, 1, v));
             }));
         }
 
@@ -170,7 +168,7 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor x = T([1, 320, 64, 64]), g = T([320]), b = T([320]), y = T([1, 320, 64, 64]);
-                return new BenchSetup(ts, v => KernelOps.GroupNorm(acc, x, 32, g, b, y, 1e-5f, silu, v));
+                return new BenchSetup(ts, v => Ops.GroupNorm(acc, x, 32, g, b, y, 1e-5f, silu, v));
             }));
         }
 
@@ -178,7 +176,7 @@ internal static class KernelBench
         {
             var (ts, T) = Alloc(acc);
             Tensor x = T([1, Tokens, 320]), g = T([320]), b = T([320]), y = T([1, Tokens, 320]);
-            return new BenchSetup(ts, v => KernelOps.LayerNorm(acc, x, g, b, y, 1e-5f, v));
+            return new BenchSetup(ts, v => Ops.LayerNorm(acc, x, g, b, y, 1e-5f, v));
         }));
 
         // Self-attention at 64²: variant 1 materialises the 4096×4096 scores per head, variant 2 tiles with an online softmax.
@@ -186,14 +184,14 @@ internal static class KernelBench
         {
             var (ts, T) = Alloc(acc);
             Tensor q = T([1, Tokens, Heads * HeadDim]), k = T([1, Tokens, Heads * HeadDim]), vv = T([1, Tokens, Heads * HeadDim]), o = T([1, Tokens, Heads * HeadDim]);
-            return new BenchSetup(ts, v => KernelOps.Attention(acc, q, k, vv, o, Heads, variant: v));
+            return new BenchSetup(ts, v => Ops.Attention(acc, q, k, vv, o, Heads, variant: v));
         }));
         // Cross-attention: the 77 text tokens (context 768) projected to k, v of [1, 77, 320] for 8 heads × 40.
         list.Add(new("attention", $"cross {Heads}h×{Tokens}×{TextTokens}×{HeadDim} (ctx 768)", [1, 2], false, acc =>
         {
             var (ts, T) = Alloc(acc);
             Tensor q = T([1, Tokens, Heads * HeadDim]), k = T([1, TextTokens, Heads * HeadDim]), vv = T([1, TextTokens, Heads * HeadDim]), o = T([1, Tokens, Heads * HeadDim]);
-            return new BenchSetup(ts, v => KernelOps.Attention(acc, q, k, vv, o, Heads, variant: v));
+            return new BenchSetup(ts, v => Ops.Attention(acc, q, k, vv, o, Heads, variant: v));
         }));
 
         // The naive attention's score matrices: 8 heads × 4096 × 4096 floats = 512 MB, in place (y = x) to keep it at that.
@@ -201,14 +199,14 @@ internal static class KernelBench
         {
             var (ts, T) = Alloc(acc);
             Tensor x = T([Heads, Tokens, Tokens]);
-            return new BenchSetup(ts, v => KernelOps.Softmax(acc, x, x, v));
+            return new BenchSetup(ts, v => Ops.Softmax(acc, x, x, v));
         }));
 
         list.Add(new("silu", $"[{Tokens},1280]", [0], false, acc =>
         {
             var (ts, T) = Alloc(acc);
             Tensor x = T([Tokens, 1280]), y = T([Tokens, 1280]);
-            return new BenchSetup(ts, v => KernelOps.Silu(acc, x, y, v));
+            return new BenchSetup(ts, v => Ops.Silu(acc, x, y, v));
         }));
         foreach (var approx in new[] { GeluApproximation.Erf, GeluApproximation.Tanh })
         {
@@ -216,20 +214,20 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor x = T([Tokens, 1280]), y = T([Tokens, 1280]);
-                return new BenchSetup(ts, v => KernelOps.Gelu(acc, x, y, approx, v));
+                return new BenchSetup(ts, v => Ops.Gelu(acc, x, y, approx, v));
             }));
         }
         list.Add(new("geglu", $"[{Tokens},2560]→1280", [0], false, acc =>
         {
             var (ts, T) = Alloc(acc);
             Tensor x = T([Tokens, 2560]), y = T([Tokens, 1280]);
-            return new BenchSetup(ts, v => KernelOps.Geglu(acc, x, y, v));
+            return new BenchSetup(ts, v => Ops.Geglu(acc, x, y, v));
         }));
         list.Add(new("add", "[1,320,64,64]", [0], false, acc =>
         {
             var (ts, T) = Alloc(acc);
             Tensor a = T([1, 320, 64, 64]), b = T([1, 320, 64, 64]), y = T([1, 320, 64, 64]);
-            return new BenchSetup(ts, v => KernelOps.Add(acc, a, b, y, v));
+            return new BenchSetup(ts, v => Ops.Add(acc, a, b, y, v));
         }));
         return list;
     }

@@ -5,7 +5,6 @@ using PixelCost.Harness.Energy;
 using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Runtime.Imaging;
 using Spectre.Console;
 

@@ -27,7 +27,11 @@ public sealed unsafe class CpuAccelerator : IAccelerator
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         VectorBits = vectorBits == 0 ? Math.Max(256, SimdWidthBits) : vectorBits;
         _parallel = new ParallelOptions { MaxDegreeOfParallelism = Threads };
+        _pool = new BufferPool(bytes => new HostBlock(bytes));
+        Kernels = new CpuKernels(this);
     }
+
+    private readonly BufferPool _pool;
 
     public string Name => $"cpu ({Threads} thread{(Threads == 1 ? "" : "s")}, {VectorBits}-bit SIMD{(IsVectorPathEmulated ? ", emulated in software" : "")})";
 
@@ -58,39 +62,53 @@ public sealed unsafe class CpuAccelerator : IAccelerator
 
     public static bool HasFma => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
 
-    public Tensor Allocate(DType dtype, int[] shape)
+    public string Id => "cpu";
+
+    public IOpKernels Kernels { get; }
+
+    public bool SyncEachLaunch { get; set; } = true;
+
+    public MemoryStats Memory => _pool.Stats;
+
+    public void TrimPool() => _pool.Trim();
+
+    public Tensor Allocate(DType dtype, int[] shape, bool zero)
     {
-        long n = Tensor.ElementCount(shape);
-        long bytes = n * dtype.SizeOf();
-        nint p = 0;
+        long bytes = Tensor.ElementCount(shape) * dtype.SizeOf();
+        MemoryBlock? block = null;
         if (bytes > 0)
         {
-            try { p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64); }
-            catch (OutOfMemoryException) { p = 0; }
-            if (p == 0) throw new OutOfMemoryException($"cannot allocate tensor {Tensor.FormatShape(shape)} of {dtype} ({bytes:N0} bytes)");
-            NativeMemory.Clear((void*)p, (nuint)bytes);
+            try { block = _pool.Rent(bytes); }
+            catch (OutOfMemoryException)
+            {
+                throw new OutOfMemoryException($"cannot allocate tensor {Tensor.FormatShape(shape)} of {dtype} ({bytes:N0} bytes) on {Id}");
+            }
+            if (zero) block.Clear(bytes);
         }
-        return new Tensor(this, dtype, (int[])shape.Clone(), p, owns: true);
+        return new Tensor(new DeviceBuffer(this, _pool, block, bytes), 0, dtype, (int[])shape.Clone(), null, owns: true);
     }
 
-    public void Upload(Tensor dst, ReadOnlySpan<float> src)
+    public void Upload<T>(Tensor dst, ReadOnlySpan<T> src) where T : unmanaged
     {
-        if (src.Length != dst.Length) throw new ArgumentException($"upload of {src.Length} floats into tensor {dst.ShapeString}");
-        src.CopyTo(dst.AsSpan());
+        AcceleratorExtensions.CheckTransfer<T>(dst, src.Length, $"upload to {Id}");
+        src.CopyTo(dst.AsSpan<T>());
     }
 
-    public float[] Download(Tensor src) => src.AsSpan().ToArray();
+    public void Download<T>(Tensor src, Span<T> dst) where T : unmanaged
+    {
+        AcceleratorExtensions.CheckTransfer<T>(src, dst.Length, $"download from {Id}");
+        src.AsSpan<T>().CopyTo(dst);
+    }
 
-    public void Free(nint handle) => NativeMemory.AlignedFree((void*)handle);
-
+    /// <summary>Nothing to wait for: CPU launches run synchronously.</summary>
     public void Synchronize() { }
 
-    public void Launch(string op, string variant, string shape, Cost cost, Action body)
+    public void Launch(string op, string shape, Cost cost, KernelLaunch kernel)
     {
         long t0 = Stopwatch.GetTimestamp();
-        body();
+        kernel.Run();
         var elapsed = Stopwatch.GetElapsedTime(t0);
-        Ledger.Add(new LedgerEntry(Name, op, variant, shape, cost, elapsed));
+        Ledger.Add(new LedgerEntry(Name, op, kernel.Variant, shape, cost, elapsed));
     }
 
     /// <summary>
@@ -117,5 +135,28 @@ public sealed unsafe class CpuAccelerator : IAccelerator
         Parallel.For(0, tasks, _parallel, body);
     }
 
-    public void Dispose() { }
+    public void Dispose() => _pool.Dispose();
+}
+
+/// <summary>64-byte aligned native host memory (a cache line and one Vector512).</summary>
+internal sealed unsafe class HostBlock : MemoryBlock
+{
+    private nint _p;
+
+    public HostBlock(long bytes) : base(bytes)
+    {
+        try { _p = (nint)NativeMemory.AlignedAlloc((nuint)bytes, 64); }
+        catch (OutOfMemoryException) { _p = 0; }
+        if (_p == 0) throw new OutOfMemoryException($"cannot allocate {bytes:N0} bytes of host memory");
+    }
+
+    public override nint HostPointer => _p;
+
+    public override void Clear(long bytes) => NativeMemory.Clear((void*)_p, (nuint)bytes);
+
+    public override void Dispose()
+    {
+        if (_p != 0) NativeMemory.AlignedFree((void*)_p);
+        _p = 0;
+    }
 }

@@ -103,7 +103,7 @@ public static unsafe class OpenBlas
     public static void Gemm(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 0f)
     {
         if (Unavailable is { } why) throw new InvalidOperationException(why);
-        var d = Ops.GemmSpec.Validate(a.Shape, b.Shape, c.Shape, transA, transB);
+        var d = GemmSpec.Validate(a.Shape, b.Shape, c.Shape, transA, transB);
         foreach (var t in new[] { a, b, c })
             if (t.DType != DType.F32) throw new ArgumentException($"openblas gemm: operands must be F32 (got {t.DType})");
         int M = d.M, N = d.N, K = d.K;

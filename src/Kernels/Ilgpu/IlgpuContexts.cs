@@ -17,9 +17,13 @@ public static class IlgpuContexts
 
     /// <summary>A context with only ILGPU's CPU accelerator (how CI runs the GPU kernels).</summary>
     public static Context CreateCpuContext() =>
-        Context.Create(b => b.Optimize(OptimizationLevel.O2).CPU(CpuDevice).EnableAlgorithms());
+        Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().CPU(CpuDevice).EnableAlgorithms());
 
     /// <summary>A context with every CUDA device ILGPU finds (none without a driver) and the simulated CPU device.</summary>
     public static Context CreateContext() =>
-        Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda().CPU(CpuDevice).EnableAlgorithms());
+        Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().Cuda().CPU(CpuDevice).EnableAlgorithms());
+
+    /// <summary>A context with the CUDA devices only, profiling markers on (launch timing on the stream).</summary>
+    public static Context CreateCudaContext() =>
+        Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().Cuda().EnableAlgorithms());
 }

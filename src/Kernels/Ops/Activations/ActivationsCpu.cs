@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU activations. Variants:
@@ -21,8 +21,8 @@ internal static unsafe class ActivationsCpu
     /// <summary>The ledger name; "-v512" marks the 512-bit path (see <see cref="CpuAccelerator.UseVector512"/>).</summary>
     public static string VariantName(int variant, CpuAccelerator? cpu = null) => variant switch
     {
-        0 or 2 => cpu is { UseVector512: true } ? "2-simd-threads-v512" : "2-simd-threads",
-        1 => "1-reference",
+        0 or 2 => cpu is { UseVector512: true } ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads",
+        1 => "cpu.v1-reference",
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "activation variants are 0 (default), 1 (reference), 2 (simd)"),
     };
 

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public enum GeluApproximation { Erf, Tanh }
 
@@ -86,7 +86,7 @@ internal static class Shapes
     /// <summary>In place is fine (same memory, same shape); a partial overlap would read already-written values.</summary>
     public static void RequireSameOrDisjoint(string op, string an, Tensor a, string bn, Tensor b)
     {
-        if (a.Overlaps(b) && !(a.Handle == b.Handle && a.Length == b.Length))
+        if (a.Overlaps(b) && !(a.IsSameView(b)))
             throw new ArgumentException($"{op}: {bn} {b.ShapeString} partly overlaps {an} {a.ShapeString} (only exact in-place is allowed)");
     }
 }

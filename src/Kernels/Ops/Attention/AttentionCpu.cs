@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU attention kernels, generic over the vector width W (8 floats: AVX2 path, 16: Vector512 path, chosen by

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Shape rules and cost of multi-head scaled dot-product <c>attention</c> (DESIGN §7.2).</summary>
 public static class AttentionSpec
@@ -12,11 +12,9 @@ public static class AttentionSpec
     /// q: [B, Lq, H·D]; k, v: [B, Lk, H·D]; o: [B, Lq, H·D]; all F32 and non-empty; H ≥ 1 divides the channels;
     /// causal needs Lq == Lk; o must not overlap q, k or v (they are read after o is partly written).
     /// </summary>
-    public static void Validate(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float? scale, bool causal, int variant)
+    public static void Validate(Tensor q, Tensor k, Tensor v, Tensor o, int heads, float? scale, bool causal)
     {
         string s = Shapes(q, k, v, o, heads, causal);
-        if (variant is < 0 or > 2)
-            throw new ArgumentException($"{Op}: unknown variant {variant} (0 = default, 1 = naive, 2 = tiled) for {s}", nameof(variant));
         if (q.DType != DType.F32 || k.DType != DType.F32 || v.DType != DType.F32 || o.DType != DType.F32)
             throw new ArgumentException($"{Op}: q, k, v, o must be F32 for {s}");
         if (q.Rank != 3 || k.Rank != 3 || v.Rank != 3 || o.Rank != 3)

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>CPU softmax kernels.</summary>
 internal static unsafe class SoftmaxCpu

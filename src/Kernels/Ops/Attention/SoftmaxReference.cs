@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of softmax over the last dimension: scalar, naive, generic over the scalar type.</summary>
 public static class SoftmaxReference

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Shape rules and cost of <c>softmax</c> over the last dimension (DESIGN §7.2).</summary>
 public static class SoftmaxSpec
@@ -6,11 +6,9 @@ public static class SoftmaxSpec
     public const string Op = "softmax";
 
     /// <summary>x: [..., D] F32, rank ≥ 1, no zero-size dimension; y: the same shape; y is x or does not overlap it.</summary>
-    public static void Validate(Tensor x, Tensor y, int variant)
+    public static void Validate(Tensor x, Tensor y)
     {
         string shapes = $"x {x.ShapeString}, y {y.ShapeString}";
-        if (variant is < 0 or > 1)
-            throw new ArgumentException($"{Op}: unknown variant {variant} (0 = default, 1 = simd rows) for {shapes}", nameof(variant));
         if (x.DType != DType.F32 || y.DType != DType.F32)
             throw new ArgumentException($"{Op}: x and y must be F32 (got {x.DType}, {y.DType}) for {shapes}");
         if (x.Rank < 1)
@@ -19,7 +17,7 @@ public static class SoftmaxSpec
             throw new ArgumentException($"{Op}: y must have x's shape; got {shapes}", nameof(y));
         foreach (int d in x.Shape)
             if (d == 0) throw new ArgumentException($"{Op}: zero-size dimension in {shapes}", nameof(x));
-        if (x.Handle != y.Handle && x.Overlaps(y))
+        if (!x.IsSameView(y) && x.Overlaps(y))
             throw new ArgumentException($"{Op}: y partially overlaps x ({shapes}); pass y = x for in place or disjoint memory", nameof(y));
     }
 

@@ -1,6 +1,4 @@
-using PixelCost.Kernels.Cpu;
-
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
@@ -11,15 +9,13 @@ public static partial class Ops
     public static void Conv2d(IAccelerator acc, Tensor x, Tensor w, Tensor? bias, Tensor y, int stride = 1, int padding = 0,
         int variant = 0)
     {
+        CheckTensors(Conv2dSpec.Op, acc, ("x", x), ("w", w), ("bias", bias), ("y", y));
         var d = Conv2dSpec.Validate(x.Shape, w.Shape, bias is null ? default : bias.Shape, bias is not null, y.Shape, stride, padding);
         string shape = $"{x.ShapeString}*{w.ShapeString}{(bias is null ? "" : "+" + bias.ShapeString)}->{y.ShapeString} s{stride} p{padding}";
         foreach (var t in new[] { x, w, y, bias })
             if (t is not null && t.DType != DType.F32) throw new ArgumentException($"{Conv2dSpec.Op}: {shape}: tensors must be F32 (got {t.DType})");
         if (y.Overlaps(x) || y.Overlaps(w) || bias is not null && y.Overlaps(bias))
             throw new ArgumentException($"{Conv2dSpec.Op}: {shape}: y must not overlap x, w or bias");
-        var cost = Conv2dSpec.Cost(d);
-        if (acc is CpuAccelerator cpu)
-            cpu.Launch(Conv2dSpec.Op, Conv2dCpu.VariantName(cpu, variant), shape, cost, () => Conv2dCpu.Run(cpu, x, w, bias, y, d, variant));
-        else throw Unsupported(Conv2dSpec.Op, acc);
+        acc.Launch(Conv2dSpec.Op, shape, Conv2dSpec.Cost(d), acc.Kernels.Conv2d(x, w, bias, y, d, variant));
     }
 }

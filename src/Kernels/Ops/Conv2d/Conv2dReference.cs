@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of conv2d: scalar, naive, generic over the scalar type.</summary>
 public static class Conv2dReference

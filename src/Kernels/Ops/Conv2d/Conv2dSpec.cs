@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Sizes of one convolution.</summary>
 public readonly record struct Conv2dDims(int N, int Cin, int H, int W, int Cout, int Kh, int Kw, int Stride, int Padding,

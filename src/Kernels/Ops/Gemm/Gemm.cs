@@ -1,6 +1,4 @@
-using PixelCost.Kernels.Cpu;
-
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
@@ -13,15 +11,12 @@ public static partial class Ops
     public static void Gemm(IAccelerator acc, Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false,
         float alpha = 1f, float beta = 0f, int variant = 0)
     {
+        CheckTensors(GemmSpec.Op, acc, ("a", a), ("b", b), ("c", c));
         var d = GemmSpec.Validate(a.Shape, b.Shape, c.Shape, transA, transB);
         string shape = GemmSpec.ShapeString(a, b, c, transA, transB);
         foreach (var t in new[] { a, b, c })
             if (t.DType != DType.F32) throw new ArgumentException($"{GemmSpec.Op}: {shape}: operands must be F32 (got {t.DType})");
         if (c.Overlaps(a) || c.Overlaps(b)) throw new ArgumentException($"{GemmSpec.Op}: {shape}: c must not overlap a or b");
-        var cost = GemmSpec.Cost(d, alpha, beta);
-        if (acc is CpuAccelerator cpu)
-            cpu.Launch(GemmSpec.Op, GemmCpu.VariantName(cpu, variant), shape, cost,
-                () => GemmCpu.Run(cpu, a, b, c, d, transA, transB, alpha, beta, variant));
-        else throw Unsupported(GemmSpec.Op, acc);
+        acc.Launch(GemmSpec.Op, shape, GemmSpec.Cost(d, alpha, beta), acc.Kernels.Gemm(a, b, c, d, transA, transB, alpha, beta, variant));
     }
 }

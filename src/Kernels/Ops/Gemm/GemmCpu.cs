@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU gemm variants:

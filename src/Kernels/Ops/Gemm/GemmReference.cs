@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of gemm: scalar, naive, generic over the scalar type (DESIGN §7.3).</summary>
 public static class GemmReference

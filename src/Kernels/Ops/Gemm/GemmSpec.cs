@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The problem sizes of one (possibly batched) GEMM, from the operand shapes.</summary>
 /// <param name="Batch">Number of C matrices (1 when all operands are rank 2).</param>

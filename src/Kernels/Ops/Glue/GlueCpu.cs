@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU glue kernels. Variants: 1 — the scalar reference (fp32); 2 — TensorPrimitives/SIMD loops or block copies over

@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definitions of the glue ops: scalar, naive, generic over the arithmetic type.</summary>
 public static class GlueReference

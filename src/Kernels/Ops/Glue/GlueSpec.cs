@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// Shape rules and costs of the glue ops. FLOPs are what <see cref="GlueReference"/> executes: add, add_channel_bias

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using PixelCost.Kernels.Cpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// SIMD partial sums for the norms, written once for both widths (TO = <see cref="V256"/> or <see cref="V512"/>). Each
@@ -110,8 +110,8 @@ internal static unsafe class GroupNormCpu
     /// <summary>The ledger name; "-v512" marks the 512-bit path.</summary>
     public static string VariantName(int variant, CpuAccelerator? cpu = null) => variant switch
     {
-        0 or 2 => cpu is { UseVector512: true } ? "2-simd-l2-passes-v512" : "2-simd-l2-passes",
-        1 => "1-reference",
+        0 or 2 => cpu is { UseVector512: true } ? "cpu.v2-simd-l2-passes-v512" : "cpu.v2-simd-l2-passes",
+        1 => "cpu.v1-reference",
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "group_norm variants are 0 (default), 1 (reference), 2 (simd)"),
     };
 

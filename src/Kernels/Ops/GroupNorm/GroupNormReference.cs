@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of GroupNorm (torch.nn.functional.group_norm, two-pass statistics), with optional fused SiLU.</summary>
 public static class GroupNormReference

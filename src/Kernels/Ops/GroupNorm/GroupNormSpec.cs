@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// GroupNorm shape rules and cost. Statistics, as <see cref="GroupNormReference"/> computes them, per (n, group) over

@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using PixelCost.Kernels.Cpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU LayerNorm. Variants: 1 — the scalar reference in fp32, one thread; 2 — rows over the threads, each row's three
@@ -13,8 +13,8 @@ internal static unsafe class LayerNormCpu
     /// <summary>The ledger name; "-v512" marks the 512-bit path.</summary>
     public static string VariantName(int variant, CpuAccelerator? cpu = null) => variant switch
     {
-        0 or 2 => cpu is { UseVector512: true } ? "2-simd-rows-v512" : "2-simd-rows",
-        1 => "1-reference",
+        0 or 2 => cpu is { UseVector512: true } ? "cpu.v2-simd-rows-v512" : "cpu.v2-simd-rows",
+        1 => "cpu.v1-reference",
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "layer_norm variants are 0 (default), 1 (reference), 2 (simd)"),
     };
 

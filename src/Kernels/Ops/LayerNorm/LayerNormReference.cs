@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of LayerNorm over the last dimension (torch.nn.functional.layer_norm, two-pass statistics).</summary>
 public static class LayerNormReference

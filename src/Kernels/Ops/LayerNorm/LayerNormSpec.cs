@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// LayerNorm over the last dimension D, statistics per row exactly as GroupNorm's (see <see cref="GroupNormSpec"/>):

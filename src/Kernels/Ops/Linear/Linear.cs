@@ -1,6 +1,4 @@
-using PixelCost.Kernels.Cpu;
-
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
@@ -10,15 +8,13 @@ public static partial class Ops
     /// </summary>
     public static void Linear(IAccelerator acc, Tensor x, Tensor w, Tensor? bias, Tensor y, int variant = 0)
     {
+        CheckTensors(LinearSpec.Op, acc, ("x", x), ("w", w), ("bias", bias), ("y", y));
         var d = LinearSpec.Validate(x.Shape, w.Shape, bias is null ? default : bias.Shape, bias is not null, y.Shape);
         string shape = $"{x.ShapeString}x{w.ShapeString}ᵀ{(bias is null ? "" : "+" + bias.ShapeString)}->{y.ShapeString}";
         foreach (var t in new[] { x, w, y, bias })
             if (t is not null && t.DType != DType.F32) throw new ArgumentException($"{LinearSpec.Op}: {shape}: tensors must be F32 (got {t.DType})");
         if (y.Overlaps(x) || y.Overlaps(w) || bias is not null && y.Overlaps(bias))
             throw new ArgumentException($"{LinearSpec.Op}: {shape}: y must not overlap x, w or bias");
-        var cost = LinearSpec.Cost(d);
-        if (acc is CpuAccelerator cpu)
-            cpu.Launch(LinearSpec.Op, GemmCpu.VariantName(cpu, variant), shape, cost, () => GemmCpu.Linear(cpu, x, w, bias, y, d, variant));
-        else throw Unsupported(LinearSpec.Op, acc);
+        acc.Launch(LinearSpec.Op, shape, LinearSpec.Cost(d), acc.Kernels.Linear(x, w, bias, y, d, variant));
     }
 }

@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of linear: scalar, naive, generic over the scalar type.</summary>
 public static class LinearReference

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Sizes of one linear layer: Rows = product of x's leading dims, K in, N out.</summary>
 public readonly record struct LinearDims(int Rows, int K, int N, bool HasBias);

@@ -1,7 +1,6 @@
-using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
@@ -12,14 +11,9 @@ public static partial class Ops
     /// </summary>
     public static void FillUniform(IAccelerator acc, Tensor dst, ulong seed, ulong stream = 0, int variant = 0)
     {
-        NoiseSpec.Validate(NoiseSpec.UniformOp, acc, dst);
-        var cost = NoiseSpec.UniformCost(dst.Length);
-        if (acc is CpuAccelerator cpu)
-        {
-            string name = NoiseCpu.VariantName(cpu, NoiseSpec.UniformOp, variant);
-            acc.Launch(NoiseSpec.UniformOp, name, dst.ShapeString, cost, () => NoiseCpu.Uniform(cpu, dst, seed, stream, variant));
-        }
-        else throw Unsupported(NoiseSpec.UniformOp, acc);
+        CheckTensors(NoiseSpec.UniformOp, acc, ("dst", dst));
+        NoiseSpec.Validate(NoiseSpec.UniformOp, dst);
+        acc.Launch(NoiseSpec.UniformOp, dst.ShapeString, NoiseSpec.UniformCost(dst.Length), acc.Kernels.FillUniform(dst, seed, stream, variant));
     }
 
     /// <summary>
@@ -29,14 +23,9 @@ public static partial class Ops
     public static void FillGaussian(IAccelerator acc, Tensor dst, ulong seed, float mean = 0f, float std = 1f,
         ulong stream = 0, int variant = 0)
     {
-        NoiseSpec.ValidateGaussian(acc, dst, mean, std);
-        var cost = NoiseSpec.GaussianCost(dst.Length);
-        if (acc is CpuAccelerator cpu)
-        {
-            string name = NoiseCpu.VariantName(cpu, NoiseSpec.GaussianOp, variant);
-            acc.Launch(NoiseSpec.GaussianOp, name, dst.ShapeString, cost,
-                () => NoiseCpu.Gaussian(cpu, dst, seed, mean, std, stream, variant));
-        }
-        else throw Unsupported(NoiseSpec.GaussianOp, acc);
+        CheckTensors(NoiseSpec.GaussianOp, acc, ("dst", dst));
+        NoiseSpec.ValidateGaussian(dst, mean, std);
+        acc.Launch(NoiseSpec.GaussianOp, dst.ShapeString, NoiseSpec.GaussianCost(dst.Length),
+            acc.Kernels.FillGaussian(dst, seed, mean, std, stream, variant));
     }
 }

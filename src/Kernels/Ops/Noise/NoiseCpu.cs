@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
 
-namespace PixelCost.Kernels.Ops.Noise;
+namespace PixelCost.Kernels.Noise;
 
 /// <summary>
 /// CPU noise fills. Work is split in groups of 8 Philox blocks (32 elements) so thread boundaries never fall inside a

@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops.Noise;
+namespace PixelCost.Kernels.Noise;
 
 /// <summary>The definition of the noise fills (scalar, naive; see <see cref="NoiseSpec"/> for the mapping).</summary>
 public static class NoiseReference

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops.Noise;
+namespace PixelCost.Kernels.Noise;
 
 /// <summary>
 /// Shape rules and cost of the noise fills. Mapping (see <see cref="Philox4x32"/>): element i of the flattened tensor
@@ -23,18 +23,16 @@ public static class NoiseSpec
     public const float Inv24 = 1f / 16777216f;
     public const float TwoPi = (float)(2 * Math.PI);
 
-    public static void Validate(string op, IAccelerator acc, Tensor dst)
+    public static void Validate(string op, Tensor dst)
     {
         ArgumentNullException.ThrowIfNull(dst);
         if (dst.DType != DType.F32)
             throw new ArgumentException($"{op}: destination {dst.ShapeString} must be F32, not {dst.DType}");
-        if (dst.Accelerator != acc)
-            throw new ArgumentException($"{op}: destination {dst.ShapeString} lives on {dst.Accelerator.Name}, not {acc.Name}");
     }
 
-    public static void ValidateGaussian(IAccelerator acc, Tensor dst, float mean, float std)
+    public static void ValidateGaussian(Tensor dst, float mean, float std)
     {
-        Validate(GaussianOp, acc, dst);
+        Validate(GaussianOp, dst);
         if (!float.IsFinite(mean) || !float.IsFinite(std) || std < 0)
             throw new ArgumentException($"{GaussianOp}: mean {mean} and std {std} must be finite with std ≥ 0 (destination {dst.ShapeString})");
     }

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace PixelCost.Kernels.Ops.Noise;
+namespace PixelCost.Kernels.Noise;
 
 // The Vector512 path of Philox: 16 blocks per pass, written with the cross-platform Vector512 API only (so it runs,
 // emulated in software, on AVX2 machines, which is how the tests check it).

@@ -1,61 +1,48 @@
-using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops.Noise;
-using PixelCost.Kernels.Ops.Pixels;
+using PixelCost.Kernels.Pixels;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
     /// <summary>Uniform RGB noise in [0, 1): <paramref name="image"/> is F32 [H, W, 3]. See <see cref="PixelsSpec"/>.</summary>
     public static void PixelsNoise(IAccelerator acc, Tensor image, ulong seed, int variant = 0)
     {
-        var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.NoiseOp, acc, image);
-        var cost = PixelsSpec.NoiseCost(h, w);
-        if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.NoiseOp, NoiseCpu.VariantName(cpu, PixelsSpec.NoiseOp, variant), image.ShapeString, cost,
-                () => NoiseCpu.Uniform(cpu, image, seed, 0, variant));
-        else throw Unsupported(PixelsSpec.NoiseOp, acc);
+        CheckTensors(PixelsSpec.NoiseOp, acc, ("image", image));
+        var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.NoiseOp, image);
+        acc.Launch(PixelsSpec.NoiseOp, image.ShapeString, PixelsSpec.NoiseCost(h, w), acc.Kernels.PixelsNoise(image, seed, variant));
     }
 
     /// <summary>Smooth value noise, a lattice cell every <paramref name="scale"/> pixels: [H, W, 3] F32. See <see cref="PixelsSpec"/>.</summary>
     public static void PixelsSmoothNoise(IAccelerator acc, Tensor image, ulong seed, int scale = 64)
     {
-        PixelsSpec.ValidateSmoothNoise(acc, image, scale);
-        var cost = PixelsSpec.SmoothNoiseCost(image.Dim(0), image.Dim(1), scale);
-        if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.SmoothNoiseOp, PixelsCpu.Variant(cpu), image.ShapeString + $" scale {scale}", cost,
-                () => PixelsCpu.SmoothNoise(cpu, image, seed, scale));
-        else throw Unsupported(PixelsSpec.SmoothNoiseOp, acc);
+        CheckTensors(PixelsSpec.SmoothNoiseOp, acc, ("image", image));
+        PixelsSpec.ValidateSmoothNoise(image, scale);
+        acc.Launch(PixelsSpec.SmoothNoiseOp, image.ShapeString + $" scale {scale}", PixelsSpec.SmoothNoiseCost(image.Dim(0), image.Dim(1), scale),
+            acc.Kernels.PixelsSmoothNoise(image, seed, scale));
     }
 
     /// <summary>R along x, G along y, B along the diagonal: [H, W, 3] F32. See <see cref="PixelsSpec"/>.</summary>
     public static void PixelsGradient(IAccelerator acc, Tensor image)
     {
-        var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.GradientOp, acc, image);
-        var cost = PixelsSpec.GradientCost(h, w);
-        if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.GradientOp, PixelsCpu.Variant(cpu), image.ShapeString, cost, () => PixelsCpu.Gradient(cpu, image));
-        else throw Unsupported(PixelsSpec.GradientOp, acc);
+        CheckTensors(PixelsSpec.GradientOp, acc, ("image", image));
+        var (h, w) = PixelsSpec.ValidateImage(PixelsSpec.GradientOp, image);
+        acc.Launch(PixelsSpec.GradientOp, image.ShapeString, PixelsSpec.GradientCost(h, w), acc.Kernels.PixelsGradient(image));
     }
 
     /// <summary>Black and white cells of <paramref name="cell"/>×<paramref name="cell"/> pixels: [H, W, 3] F32.</summary>
     public static void PixelsCheckerboard(IAccelerator acc, Tensor image, int cell = 64)
     {
-        PixelsSpec.ValidateCheckerboard(acc, image, cell);
-        var cost = PixelsSpec.CheckerboardCost(image.Dim(0), image.Dim(1));
-        if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.CheckerboardOp, PixelsCpu.CheckerboardVariant, image.ShapeString + $" cell {cell}", cost,
-                () => PixelsCpu.Checkerboard(cpu, image, cell));
-        else throw Unsupported(PixelsSpec.CheckerboardOp, acc);
+        CheckTensors(PixelsSpec.CheckerboardOp, acc, ("image", image));
+        PixelsSpec.ValidateCheckerboard(image, cell);
+        acc.Launch(PixelsSpec.CheckerboardOp, image.ShapeString + $" cell {cell}", PixelsSpec.CheckerboardCost(image.Dim(0), image.Dim(1)),
+            acc.Kernels.PixelsCheckerboard(image, cell));
     }
 
     /// <summary>round(clamp(v, 0, 1)·255) of every value of <paramref name="src"/> (F32) into <paramref name="dst"/> (U8, same shape).</summary>
     public static void QuantizeU8(IAccelerator acc, Tensor src, Tensor dst)
     {
-        PixelsSpec.ValidateQuantize(acc, src, dst);
-        var cost = PixelsSpec.QuantizeCost(src.Length);
-        if (acc is CpuAccelerator cpu)
-            acc.Launch(PixelsSpec.QuantizeOp, PixelsCpu.QuantizeVariant(cpu), src.ShapeString, cost, () => PixelsCpu.Quantize(cpu, src, dst));
-        else throw Unsupported(PixelsSpec.QuantizeOp, acc);
+        CheckTensors(PixelsSpec.QuantizeOp, acc, ("src", src), ("dst", dst));
+        PixelsSpec.ValidateQuantize(src, dst);
+        acc.Launch(PixelsSpec.QuantizeOp, src.ShapeString, PixelsSpec.QuantizeCost(src.Length), acc.Kernels.QuantizeU8(src, dst));
     }
 }

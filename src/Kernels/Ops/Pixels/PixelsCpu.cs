@@ -1,9 +1,9 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 
-namespace PixelCost.Kernels.Ops.Pixels;
+namespace PixelCost.Kernels.Pixels;
 
 /// <summary>
 /// CPU kernels of the pixel maps. All are row-parallel and bitwise equal to the F32 reference: they perform the same

@@ -1,7 +1,7 @@
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops.Pixels;
+namespace PixelCost.Kernels.Pixels;
 
 /// <summary>The definitions of the pixel maps (scalar, naive). See <see cref="PixelsSpec"/>.</summary>
 public static class PixelsReference

@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops.Pixels;
+namespace PixelCost.Kernels.Pixels;
 
 /// <summary>
 /// Shape rules and costs of the synthetic pixel maps. Images are RGB float in [0, 1], layout [H, W, 3] (row-major,
@@ -33,35 +33,33 @@ public static class PixelsSpec
     /// <summary>The lattice of smooth noise lives in the last Philox stream (counter words 2, 3 = 2³²−1).</summary>
     public const uint LatticeStreamWord = uint.MaxValue;
 
-    /// <summary>dst must be an F32 [H, W, 3] image on <paramref name="acc"/> with H, W ≥ 1.</summary>
-    public static (int H, int W) ValidateImage(string op, IAccelerator acc, Tensor dst)
+    /// <summary>dst must be an F32 [H, W, 3] image with H, W ≥ 1.</summary>
+    public static (int H, int W) ValidateImage(string op, Tensor dst)
     {
         ArgumentNullException.ThrowIfNull(dst);
         if (dst.Rank != 3 || dst.Dim(2) != 3 || dst.Dim(0) < 1 || dst.Dim(1) < 1)
             throw new ArgumentException($"{op}: image {dst.ShapeString} must be [H, W, 3] with H, W ≥ 1");
         if (dst.DType != DType.F32)
             throw new ArgumentException($"{op}: image {dst.ShapeString} must be F32, not {dst.DType}");
-        if (dst.Accelerator != acc)
-            throw new ArgumentException($"{op}: image {dst.ShapeString} lives on {dst.Accelerator.Name}, not {acc.Name}");
         // Keeps every integer of the definitions (2W + 1, x + y + 1, 3W per row) inside int.
         if (dst.Dim(0) > (1 << 28) || dst.Dim(1) > (1 << 28))
             throw new ArgumentException($"{op}: image {dst.ShapeString} is too large (H, W ≤ 2^28)");
         return (dst.Dim(0), dst.Dim(1));
     }
 
-    public static void ValidateSmoothNoise(IAccelerator acc, Tensor dst, int scale)
+    public static void ValidateSmoothNoise(Tensor dst, int scale)
     {
-        ValidateImage(SmoothNoiseOp, acc, dst);
+        ValidateImage(SmoothNoiseOp, dst);
         if (scale < 1) throw new ArgumentException($"{SmoothNoiseOp}: scale {scale} must be ≥ 1 pixel per lattice cell (image {dst.ShapeString})");
     }
 
-    public static void ValidateCheckerboard(IAccelerator acc, Tensor dst, int cell)
+    public static void ValidateCheckerboard(Tensor dst, int cell)
     {
-        ValidateImage(CheckerboardOp, acc, dst);
+        ValidateImage(CheckerboardOp, dst);
         if (cell < 1) throw new ArgumentException($"{CheckerboardOp}: cell {cell} must be ≥ 1 pixel (image {dst.ShapeString})");
     }
 
-    public static void ValidateQuantize(IAccelerator acc, Tensor src, Tensor dst)
+    public static void ValidateQuantize(Tensor src, Tensor dst)
     {
         ArgumentNullException.ThrowIfNull(src);
         ArgumentNullException.ThrowIfNull(dst);
@@ -69,8 +67,6 @@ public static class PixelsSpec
             throw new ArgumentException($"{QuantizeOp}: source {src.ShapeString} must be F32 ({src.DType}) and destination {dst.ShapeString} U8 ({dst.DType})");
         if (!src.Shape.SequenceEqual(dst.Shape))
             throw new ArgumentException($"{QuantizeOp}: source {src.ShapeString} and destination {dst.ShapeString} differ in shape");
-        if (src.Accelerator != acc || dst.Accelerator != acc)
-            throw new ArgumentException($"{QuantizeOp}: source {src.ShapeString} and destination {dst.ShapeString} must live on {acc.Name}");
     }
 
     public static (int GH, int GW) Lattice(int h, int w, int scale) => ((h - 1) / scale + 2, (w - 1) / scale + 2);

@@ -28,11 +28,15 @@ public static unsafe partial class CpuPeak
     /// thread's start to the last one's end (threads released together by a barrier); the best of several trials is
     /// kept, because interference (other processes, clock ramp-up) only ever makes a trial slower.
     /// </remarks>
-    public static double MeasureFmaFlops(int threads, double seconds = 0.5)
+    /// <param name="vectorBits">The SIMD width the kernels run (<see cref="CpuAccelerator.VectorBits"/>): the peak is
+    /// measured at that width, so a 512-bit path forced on a CPU where .NET prefers 256 bits (Skylake-X, Cascade Lake)
+    /// is rated against a 512-bit peak. 0: the width .NET prefers.</param>
+    public static double MeasureFmaFlops(int threads, double seconds = 0.5, int vectorBits = 0)
     {
         CheckArgs(threads, seconds);
-        int lanes = FmaLanes;
-        Func<long, float> kernel = Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Fma512
+        bool wide = vectorBits == 512 ? Avx512F.IsSupported : vectorBits == 0 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+        int lanes = wide ? 16 : Fma.IsSupported ? 8 : Vector<float>.Count;
+        Func<long, float> kernel = wide ? Fma512
             : Fma.IsSupported ? Fma256
             : FmaPortable;
 

@@ -12,6 +12,10 @@ namespace PixelCost.Kernels.Ilgpu;
 /// </summary>
 public static class IlgpuContexts
 {
+    // ILGPU binds its CUDA driver API once, when CudaAPI is first touched; the versioned-name resolver must be in
+    // place before that (see NativeLibraries).
+    static IlgpuContexts() => NativeLibraries.Register();
+
     /// <summary>32 threads per warp (as CUDA), 4 warps per multiprocessor (up to 128-thread groups), 2 multiprocessors.</summary>
     public static CPUDevice CpuDevice { get; } = new(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 2);
 
@@ -22,4 +26,17 @@ public static class IlgpuContexts
     /// <summary>A context with every CUDA device ILGPU finds (none without a driver) and the simulated CPU device.</summary>
     public static Context CreateContext() =>
         Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda().CPU(CpuDevice).EnableAlgorithms());
+
+    /// <summary>As <see cref="CreateCpuContext()"/>; with <paramref name="profiling"/> streams accept profiling markers
+    /// (<c>stream.AddProfilingMarker()</c>, used by <see cref="GpuPeak"/>).</summary>
+    public static Context CreateCpuContext(bool profiling) =>
+        profiling
+            ? Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().CPU(CpuDevice).EnableAlgorithms())
+            : CreateCpuContext();
+
+    /// <summary>As <see cref="CreateContext()"/>; with <paramref name="profiling"/> streams accept profiling markers.</summary>
+    public static Context CreateContext(bool profiling) =>
+        profiling
+            ? Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().Cuda().CPU(CpuDevice).EnableAlgorithms())
+            : CreateContext();
 }

@@ -65,7 +65,7 @@ public sealed class NvmlMeter : IEnergyMeter, IDisposable
             }
             Unavailable = $"{Name}: nvmlDeviceGetTotalEnergyConsumption: {Nvml.ErrorString(r)}; nvmlDeviceGetPowerUsage: {Nvml.ErrorString(p)}";
         }
-        catch (Exception e) when (e is NvmlException or DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception e) when (e is NvmlCallException or DllNotFoundException or EntryPointNotFoundException)
         {
             Unavailable = $"NVML: {e.Message}";
         }
@@ -87,7 +87,7 @@ public sealed class NvmlMeter : IEnergyMeter, IDisposable
                 ? new CounterWindow(this, _nvml.TotalEnergyMillijoules(_device))
                 : new SampledWindow(this);
         }
-        catch (NvmlException e)
+        catch (NvmlCallException e)
         {
             return new NotMeasuredWindow($"{Name}: {e.Message}");
         }
@@ -122,7 +122,7 @@ public sealed class NvmlMeter : IEnergyMeter, IDisposable
                     ? new EnergyReading((end - startMj) / 1000.0, null)
                     : new EnergyReading(null, $"{meter.Name}: energy counter went back from {startMj} to {end} mJ (driver reloaded?)");
             }
-            catch (Exception e) when (e is NvmlException or ObjectDisposedException)
+            catch (Exception e) when (e is NvmlCallException or ObjectDisposedException)
             {
                 return new EnergyReading(null, $"{meter.Name}: {e.Message}");
             }

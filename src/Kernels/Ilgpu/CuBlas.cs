@@ -6,7 +6,7 @@ using ILGPU.Runtime.Cuda;
 namespace PixelCost.Kernels.Ilgpu;
 
 /// <summary>A cuBLAS call that failed: the message names the call and cuBLAS's status string.</summary>
-public sealed class CuBlasException(string call, int status, string text)
+public sealed class CuBlasCallException(string call, int status, string text)
     : Exception($"{call} failed: {text} (cublasStatus_t {status})")
 {
     public string Call { get; } = call;
@@ -30,7 +30,7 @@ public readonly record struct CuBlasGemmArgs(CuBlasOp TransA, CuBlasOp TransB, i
 /// <c>.12</c> through <see cref="NativeLibraries"/> on the first call, never at type load. GPU-only (every call
 /// needs a CUDA context); without the library only <see cref="IsAvailable"/> and <see cref="RowMajorGemm"/> work.
 /// </summary>
-public static unsafe partial class CuBlas
+public static unsafe partial class CuBlasNative
 {
     private const string Lib = "cublas";
 
@@ -91,7 +91,7 @@ public static unsafe partial class CuBlas
     /// <summary>The one check every call goes through (DESIGN §7.10).</summary>
     public static void Check(int status, string call)
     {
-        if (status != Success) throw new CuBlasException(call, status, StatusString(status));
+        if (status != Success) throw new CuBlasCallException(call, status, StatusString(status));
     }
 
     /// <summary>
@@ -150,26 +150,26 @@ public sealed class CuBlasHandle : IDisposable
     private nint _handle;
     private nint _stream = -1;
 
-    /// <exception cref="CuBlasException">cublasCreate_v2 failed (or the library is missing: DllNotFoundException;
-    /// check <see cref="CuBlas.IsAvailable"/> first).</exception>
+    /// <exception cref="CuBlasCallException">cublasCreate_v2 failed (or the library is missing: DllNotFoundException;
+    /// check <see cref="CuBlasNative.IsAvailable"/> first).</exception>
     public CuBlasHandle(CudaAccelerator accelerator)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
         // cuBLAS binds the handle to the CUDA context current on this thread.
         using (accelerator.BindScoped())
-            CuBlas.Check(CuBlas.CreateHandle(out _handle), "cublasCreate_v2");
+            CuBlasNative.Check(CuBlasNative.CreateHandle(out _handle), "cublasCreate_v2");
     }
 
     public CudaAccelerator Accelerator { get; }
 
     /// <summary>Row-major C[m×n] = alpha·op(A)·op(B) + beta·C with fp16 A, B and fp32 C, fp32 accumulation (tensor
-    /// cores where cuBLAS chooses them). Shapes as <see cref="CuBlas.RowMajorGemm"/>; the views are dense.</summary>
+    /// cores where cuBLAS chooses them). Shapes as <see cref="CuBlasNative.RowMajorGemm"/>; the views are dense.</summary>
     public void GemmF16(CudaStream stream, ArrayView<ILGPU.Half> a, ArrayView<ILGPU.Half> b, ArrayView<float> c,
         int m, int n, int k, bool transA = false, bool transB = false, float alpha = 1, float beta = 0)
     {
         var g = Prepare(stream, a.Length, b.Length, c.Length, m, n, k, transA, transB, "GemmF16");
-        CuBlas.Check(CuBlas.GemmF16F32(_handle, g, alpha, b.LoadEffectiveAddressAsPtr(), a.LoadEffectiveAddressAsPtr(), beta,
+        CuBlasNative.Check(CuBlasNative.GemmF16F32(_handle, g, alpha, b.LoadEffectiveAddressAsPtr(), a.LoadEffectiveAddressAsPtr(), beta,
             c.LoadEffectiveAddressAsPtr()), "cublasGemmEx");
     }
 
@@ -178,7 +178,7 @@ public sealed class CuBlasHandle : IDisposable
         int m, int n, int k, bool transA = false, bool transB = false, float alpha = 1, float beta = 0)
     {
         var g = Prepare(stream, a.Length, b.Length, c.Length, m, n, k, transA, transB, "Sgemm");
-        CuBlas.Check(CuBlas.Sgemm(_handle, g, alpha, b.LoadEffectiveAddressAsPtr(), a.LoadEffectiveAddressAsPtr(), beta,
+        CuBlasNative.Check(CuBlasNative.Sgemm(_handle, g, alpha, b.LoadEffectiveAddressAsPtr(), a.LoadEffectiveAddressAsPtr(), beta,
             c.LoadEffectiveAddressAsPtr()), "cublasSgemm_v2");
     }
 
@@ -191,10 +191,10 @@ public sealed class CuBlasHandle : IDisposable
             throw new ArgumentException($"cuBLAS {op}: m={m} n={n} k={k} needs A ≥ {(long)m * k}, B ≥ {(long)k * n}, C ≥ {(long)m * n} elements; got {aLen}, {bLen}, {cLen}");
         if (stream.StreamPtr != _stream)
         {
-            CuBlas.Check(CuBlas.SetStream(_handle, stream.StreamPtr), "cublasSetStream_v2");
+            CuBlasNative.Check(CuBlasNative.SetStream(_handle, stream.StreamPtr), "cublasSetStream_v2");
             _stream = stream.StreamPtr;
         }
-        return CuBlas.RowMajorGemm(m, n, k, transA, transB);
+        return CuBlasNative.RowMajorGemm(m, n, k, transA, transB);
     }
 
     /// <summary>cublasDestroy_v2 once; never throws.</summary>
@@ -204,7 +204,7 @@ public sealed class CuBlasHandle : IDisposable
         if (h == 0) return;
         try
         {
-            using (Accelerator.BindScoped()) CuBlas.DestroyHandle(h);
+            using (Accelerator.BindScoped()) CuBlasNative.DestroyHandle(h);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or ObjectDisposedException or InvalidOperationException)
         {

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace PixelCost.Kernels.Ilgpu;
 
 /// <summary>An NVML call that failed: <see cref="Exception.Message"/> names the call and NVML's error string.</summary>
-public sealed class NvmlException(string call, int code, string text)
+public sealed class NvmlCallException(string call, int code, string text)
     : Exception($"{call} failed: {text} (nvmlReturn_t {code})")
 {
     public string Call { get; } = call;
@@ -59,12 +59,12 @@ public static unsafe partial class Nvml
     /// <summary>The one check every call goes through (DESIGN §7.10).</summary>
     public static void Check(int result, string call)
     {
-        if (result != Success) throw new NvmlException(call, result, ErrorString(result));
+        if (result != Success) throw new NvmlCallException(call, result, ErrorString(result));
     }
 
     /// <summary>Initialises NVML (reference-counted by NVML itself); dispose the session to release it.</summary>
     /// <exception cref="DllNotFoundException">Without the library (check <see cref="IsAvailable"/> first).</exception>
-    /// <exception cref="NvmlException">nvmlInit_v2 failed (e.g. "Driver Not Loaded").</exception>
+    /// <exception cref="NvmlCallException">nvmlInit_v2 failed (e.g. "Driver Not Loaded").</exception>
     public static NvmlSession Open()
     {
         NativeLibraries.Register();

@@ -15,7 +15,7 @@ public class CuBlasTests
             NativeLibrary.Free(h);
             return true;
         });
-        bool ok = CuBlas.IsAvailable(out string? why);
+        bool ok = CuBlasNative.IsAvailable(out string? why);
         Assert.Equal(present, ok);
         if (!ok) Assert.StartsWith("libcublas.so.13, libcublas.so.12, libcublas.so not found", why, StringComparison.Ordinal);
     }
@@ -23,11 +23,11 @@ public class CuBlasTests
     [Fact]
     public void StatusStringWithoutTheLibraryFallsBackToTheNumber()
     {
-        if (CuBlas.IsAvailable(out _)) return; // with cuBLAS the real text comes back; covered on GPU machines
-        Assert.Equal("status 7", CuBlas.StatusString(7));
-        var e = Assert.Throws<CuBlasException>(() => CuBlas.Check(7, "cublasGemmEx"));
+        if (CuBlasNative.IsAvailable(out _)) return; // with cuBLAS the real text comes back; covered on GPU machines
+        Assert.Equal("status 7", CuBlasNative.StatusString(7));
+        var e = Assert.Throws<CuBlasCallException>(() => CuBlasNative.Check(7, "cublasGemmEx"));
         Assert.Equal("cublasGemmEx failed: status 7 (cublasStatus_t 7)", e.Message);
-        CuBlas.Check(CuBlas.Success, "cublasGemmEx");
+        CuBlasNative.Check(CuBlasNative.Success, "cublasGemmEx");
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public class CuBlasTests
     {
         // Row-major C[2×3] = A[2×4]·B[4×3] is column-major Cᵀ[3×2] = Bᵀ[3×4]·Aᵀ[4×2].
         Assert.Equal(new CuBlasGemmArgs(CuBlasOp.N, CuBlasOp.N, M: 3, N: 2, K: 4, FirstIsB: true, Lda: 3, Ldb: 4, Ldc: 3),
-            CuBlas.RowMajorGemm(2, 3, 4));
+            CuBlasNative.RowMajorGemm(2, 3, 4));
     }
 
     [Fact]
@@ -43,11 +43,11 @@ public class CuBlasTests
     {
         // A stored 4×2 (k×m), B stored 3×4 (n×k).
         Assert.Equal(new CuBlasGemmArgs(CuBlasOp.T, CuBlasOp.T, M: 3, N: 2, K: 4, FirstIsB: true, Lda: 4, Ldb: 2, Ldc: 3),
-            CuBlas.RowMajorGemm(2, 3, 4, transA: true, transB: true));
+            CuBlasNative.RowMajorGemm(2, 3, 4, transA: true, transB: true));
         Assert.Equal(new CuBlasGemmArgs(CuBlasOp.N, CuBlasOp.T, M: 3, N: 2, K: 4, FirstIsB: true, Lda: 3, Ldb: 2, Ldc: 3),
-            CuBlas.RowMajorGemm(2, 3, 4, transA: true));
+            CuBlasNative.RowMajorGemm(2, 3, 4, transA: true));
         Assert.Equal(new CuBlasGemmArgs(CuBlasOp.T, CuBlasOp.N, M: 3, N: 2, K: 4, FirstIsB: true, Lda: 4, Ldb: 4, Ldc: 3),
-            CuBlas.RowMajorGemm(2, 3, 4, transB: true));
+            CuBlasNative.RowMajorGemm(2, 3, 4, transB: true));
     }
 
     [Fact]
@@ -61,7 +61,7 @@ public class CuBlasTests
         {
             float[] a = Enumerable.Range(0, m * k).Select(_ => (float)rng.Next(-5, 6)).ToArray();
             float[] b = Enumerable.Range(0, k * n).Select(_ => (float)rng.Next(-5, 6)).ToArray();
-            var g = CuBlas.RowMajorGemm(m, n, k, ta, tb);
+            var g = CuBlasNative.RowMajorGemm(m, n, k, ta, tb);
             float[] first = g.FirstIsB ? b : a, second = g.FirstIsB ? a : b;
             var c = new float[m * n];
             for (int j = 0; j < g.N; j++)

@@ -188,24 +188,3 @@ public sealed class NoEnergyMeter(string reason) : IEnergyMeter
     public string? Unavailable { get; } = reason;
     public IEnergyWindow Start() => new NotMeasuredWindow(Unavailable!);
 }
-
-/// <summary>Placeholder for NVIDIA GPU energy: says whether the NVML library is present; no GPU meter is built yet.</summary>
-public sealed class NvmlMeter : IEnergyMeter
-{
-    public const string Library = "libnvidia-ml.so.1";
-
-    public NvmlMeter()
-    {
-        // Load by the versioned name: default probing never tries ".so.1" (DESIGN §4).
-        if (System.Runtime.InteropServices.NativeLibrary.TryLoad(Library, out nint h))
-        {
-            System.Runtime.InteropServices.NativeLibrary.Free(h);
-            Unavailable = $"NVML: {Library} found, NVML meter not built yet";
-        }
-        else Unavailable = $"NVML: {Library} not found";
-    }
-
-    public string Name => "NVML";
-    public string? Unavailable { get; }
-    public IEnergyWindow Start() => new NotMeasuredWindow(Unavailable!);
-}

@@ -12,10 +12,15 @@ namespace PixelCost.Kernels.Ilgpu;
 /// </summary>
 public static class IlgpuContexts
 {
+    // ILGPU binds its CUDA driver API once, when CudaAPI is first touched; the versioned-name resolver must be in
+    // place before that (see NativeLibraries).
+    static IlgpuContexts() => NativeLibraries.Register();
+
     /// <summary>32 threads per warp (as CUDA), 4 warps per multiprocessor (up to 128-thread groups), 2 multiprocessors.</summary>
     public static CPUDevice CpuDevice { get; } = new(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 2);
 
-    /// <summary>A context with only ILGPU's CPU accelerator (how CI runs the GPU kernels).</summary>
+    /// <summary>A context with only ILGPU's CPU accelerator (how CI runs the GPU kernels). Every context has profiling
+    /// markers on: launches are timed on the stream.</summary>
     public static Context CreateCpuContext() =>
         Context.Create(b => b.Optimize(OptimizationLevel.O2).Profiling().CPU(CpuDevice).EnableAlgorithms());
 

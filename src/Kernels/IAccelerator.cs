@@ -45,6 +45,9 @@ public interface IAccelerator : IDisposable
     /// <summary>Synchronise after every launch and wall-time it (exact per-op figures; the `--sync` mode).</summary>
     bool SyncEachLaunch { get; set; }
 
+    /// <summary>Record launches in the ledger without running them (what would run: variant names, costs).</summary>
+    bool DryRun { get; set; }
+
     /// <summary>Runs (CPU) or enqueues (GPU) one launch of <paramref name="op"/> and records it in the ledger.</summary>
     void Launch(string op, string shape, Cost cost, KernelLaunch kernel);
 

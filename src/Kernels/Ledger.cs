@@ -9,6 +9,8 @@ public enum LaunchTiming
     Stream,
     /// <summary>Enqueued; the time is filled in when the accelerator synchronises.</summary>
     Pending,
+    /// <summary>Recorded by a dry run: the kernel did not run.</summary>
+    NotRun,
 }
 
 /// <summary>One op launch as the accelerator saw it.</summary>

@@ -58,6 +58,21 @@ public class BenchCommandTests
         AssertOneLineError(Run("bench", "kernels", "--baseline", "mkl"), "openblas");
 
     [Fact]
+    public void UnknownAcceleratorIsRejected() =>
+        AssertOneLineError(Run("bench", "kernels", "--accelerator", "tpu"), "--accelerator 'tpu' is not known");
+
+    [SkippableFact]
+    public void CudaWithoutADriverSaysWhy()
+    {
+        Skip.If(PixelCost.Kernels.Ilgpu.CudaDevices.Probe().Devices.Count > 0, "this machine has a CUDA device");
+        AssertOneLineError(Run("bench", "kernels", "--accelerator", "cuda"), "no CUDA device");
+    }
+
+    [Fact]
+    public void CublasBaselineNeedsCuda() =>
+        AssertOneLineError(Run("bench", "kernels", "--baseline", "cublas", "--filter", "silu"), "cublas needs a CUDA accelerator");
+
+    [Fact]
     public void UnparsableOptionIsOneLineAndNonZero()
     {
         var r = Run("bench", "kernels", "--threads", "many");
@@ -66,20 +81,21 @@ public class BenchCommandTests
     }
 
     [Theory]
-    [InlineData("attention v2 self 8h×4096×40", "ATTENTION", true)]
-    [InlineData("attention v2 self 8h×4096×40", "v2 self", true)]
-    [InlineData("attention v2 self 8h×4096×40", "cross", false)]
-    [InlineData("attention v2 self 8h×4096×40", "att*self*", true)]
-    [InlineData("attention v2 self 8h×4096×40", "self*", false)]       // a glob matches the whole name
-    [InlineData("conv2d v0 3x3 320→320 @64²", "conv2d v? 3x3*", true)]
-    [InlineData("gemm v0 4096x4096x4096", null, true)]
+    [InlineData("attention cpu.v2-tiled-online self 8h×4096×40", "ATTENTION", true)]
+    [InlineData("attention cpu.v2-tiled-online self 8h×4096×40", "v2-tiled-online self", true)]
+    [InlineData("attention cpu.v2-tiled-online self 8h×4096×40", "cross", false)]
+    [InlineData("attention cpu.v2-tiled-online self 8h×4096×40", "att*self*", true)]
+    [InlineData("attention cpu.v2-tiled-online self 8h×4096×40", "self*", false)]       // a glob matches the whole name
+    [InlineData("conv2d cpu.v2-implicit-gemm 3x3 320→320 @64²", "conv2d cpu.v? 3x3*", false)]
+    [InlineData("conv2d cpu.v2-implicit-gemm 3x3 320→320 @64²", "conv2d cpu.v2* 3x3*", true)]
+    [InlineData("gemm cpu.v2-packed 4096x4096x4096", null, true)]
     public void FilterIsSubstringOrGlob(string name, string? pattern, bool expected) =>
         Assert.Equal(expected, KernelBench.Matches(name, pattern));
 
     [Fact]
     public void CasesCoverTheSd15ShapesWithUniqueNames()
     {
-        var keys = KernelBench.Cases.SelectMany(c => c.Variants.Select(c.Key)).ToList();
+        var keys = KernelBench.Cases.SelectMany(c => c.Variants.Select(v => c.Key($"v{v}"))).ToList();
         Assert.Equal(keys.Count, keys.Distinct().Count());
         string[] required =
         [
@@ -92,7 +108,7 @@ public class BenchCommandTests
             "softmax v0 [8,4096,4096] in place", "silu v0 [4096,1280]", "gelu v0 erf [4096,1280]", "geglu v0 [4096,2560]→1280",
         ];
         Assert.Equal(Array.Empty<string>(), required.Where(r => !keys.Contains(r)).ToArray());
-        Assert.Equal(["gemm", "linear", "linear", "linear"], KernelBench.Cases.Where(c => c.OpenBlasBaseline).Select(c => c.Op));
+        Assert.Equal(["gemm", "linear", "linear", "linear"], KernelBench.Cases.Where(c => c.Baseline).Select(c => c.Op));
     }
 
     [Fact]
@@ -112,7 +128,7 @@ public class BenchCommandTests
     [Fact]
     public void JsonRunOfATinyFilterParses()
     {
-        var r = Run("bench", "kernels", "--json", "--filter", "silu *", "--min-time", "0.01", "--threads", "1");
+        var r = Run("bench", "kernels", "--json", "--filter", "silu cpu.v2-simd-threads*", "--min-time", "0.01", "--threads", "1");
         Assert.True(r.Code == 0, $"exit {r.Code}; stderr: {r.Err}");
         using var doc = JsonDocument.Parse(r.Out);   // stdout must be JSON only
         var root = doc.RootElement;
@@ -125,6 +141,8 @@ public class BenchCommandTests
         foreach (var row in rows)
         {
             Assert.Equal("silu", row.GetProperty("op").GetString());
+            Assert.Equal("cpu", row.GetProperty("accelerator").GetString());
+            Assert.StartsWith("cpu.v2-simd-threads", row.GetProperty("variant").GetString());
             Assert.False(string.IsNullOrEmpty(row.GetProperty("variant").GetString()));
             Assert.False(string.IsNullOrEmpty(row.GetProperty("shape").GetString()));
             long flops = row.GetProperty("flops").GetInt64();

@@ -7,6 +7,8 @@ using System.Text.RegularExpressions;
 using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
+using PixelCost.Kernels.Ilgpu;
+using ILGPU.Runtime.Cuda;
 using Spectre.Console;
 
 namespace PixelCost.Harness.Commands;
@@ -43,7 +45,7 @@ public static class BenchCommand
     {
         var filter = new Option<string?>("--filter")
         {
-            Description = "Only rows whose \"op variant case\" (e.g. \"attention v2 self 8h×4096×40\") contains this text, case-insensitively; * and ? make it a glob over the whole name. OpenBLAS rows are named \"gemm openblas <case>\".",
+            Description = "Only rows whose \"op variant case\" as the table shows it (e.g. \"attention cpu.v2-tiled-online self 8h×4096×40\") contains this text, case-insensitively; * and ? make it a glob over the whole name. Vendor rows are named \"gemm openblas <case>\" / \"gemm cublas <case>\".",
         };
         var threads = new Option<int>("--threads")
         {
@@ -57,7 +59,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Write JSON only (header + rows) to stdout." };
         var baseline = new Option<string?>("--baseline")
         {
-            Description = "\"openblas\": also time the GEMM/linear shapes with OpenBLAS sgemm in the same run.",
+            Description = "\"openblas\" (cpu) or \"cublas\" (cuda): also time the GEMM/linear shapes with the vendor's sgemm on the same tensors, in the same run, beside ours.",
         };
         var minTime = new Option<double>("--min-time")
         {
@@ -66,9 +68,11 @@ public static class BenchCommand
         };
 
         var simd = Cli.SimdOption();
+        var accelerator = new Option<string>("--accelerator") { Description = "Where to run: " + Accelerators.Help + ".", DefaultValueFactory = _ => "cpu" };
+        var sync = new Option<bool>("--sync") { Description = "GPU: synchronise and wall-time every launch (no overlap) instead of timing batches on the stream." };
 
-        var cmd = new Command("kernels", "Time every op on SD 1.5 512² shapes: median time, GFLOP/s, % of measured FMA peak, GB/s, % of measured triad.");
-        foreach (var o in new Option[] { filter, threads, variant, json, baseline, minTime, simd }) cmd.Options.Add(o);
+        var cmd = new Command("kernels", "Time every op on SD 1.5 512² shapes on each accelerator: median time, GFLOP/s, % of measured peak, GB/s, % of measured bandwidth, joules where measured.");
+        foreach (var o in new Option[] { filter, threads, variant, json, baseline, minTime, simd, accelerator, sync }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var cfg = pr.InvocationConfiguration;
@@ -76,7 +80,7 @@ public static class BenchCommand
             try
             {
                 var opts = new KernelBenchOptions(pr.GetValue(filter), pr.GetValue(threads), pr.GetValue(variant),
-                    pr.GetValue(json), pr.GetValue(baseline), pr.GetValue(minTime), pr.GetValue(simd));
+                    pr.GetValue(json), pr.GetValue(baseline), pr.GetValue(minTime), pr.GetValue(simd), pr.GetValue(accelerator), pr.GetValue(sync));
                 return KernelBench.Run(opts, stdout, stderr);
             }
             catch (Exception e) when (Cli.IsUserError(e))
@@ -89,20 +93,39 @@ public static class BenchCommand
     }
 }
 
-internal sealed record KernelBenchOptions(string? Filter, int Threads, int? Variant, bool Json, string? Baseline, double MinTime, string? Simd = null);
+internal sealed record KernelBenchOptions(string? Filter, int Threads, int? Variant, bool Json, string? Baseline, double MinTime,
+    string? Simd = null, string? Accelerator = "cpu", bool Sync = false);
 
-/// <summary>One benchmark: an op on one shape. <see cref="Setup"/> allocates and fills its tensors once per row.</summary>
-internal sealed record BenchCase(string Op, string Label, int[] Variants, bool OpenBlasBaseline, Func<CpuAccelerator, BenchSetup> Setup)
+/// <summary>One benchmark: an op on one shape. <see cref="Setup"/> allocates its tensors once per row (on any
+/// accelerator); <see cref="BenchSetup.Fill"/> uploads deterministic data into them.</summary>
+/// <param name="Baseline">True when a vendor GEMM (OpenBLAS on the CPU, cuBLAS on CUDA) can do the row's matmul.</param>
+internal sealed record BenchCase(string Op, string Label, int[] Variants, bool Baseline, Func<IAccelerator, BenchSetup> Setup)
 {
-    public string Key(int variant) => $"{Op} v{variant} {Label}";
-    public string BaselineKey => $"gemm openblas {Label}";
+    /// <summary>The name a row shows and <c>--filter</c> matches: op, the variant's ledger name, case.</summary>
+    public string Key(string variantName) => $"{Op} {variantName} {Label}";
+
+    public string BaselineKey(string library) => $"gemm {library} {Label}";
 }
 
-/// <summary>The tensors of one row and how to launch on them. Disposing frees the tensors.</summary>
-internal sealed class BenchSetup(List<Tensor> tensors, Action<int> launch, Action? openBlas = null) : IDisposable
+/// <summary>The tensors of one row, how to fill them and how to launch on them. Disposing frees the tensors.</summary>
+internal sealed class BenchSetup(List<Tensor> tensors, Action<int> launch, Func<IAccelerator, Action?>? baseline = null) : IDisposable
 {
     public Action<int> Launch { get; } = launch;
-    public Action? OpenBlas { get; } = openBlas;
+
+    /// <summary>The vendor GEMM on the same tensors for this accelerator, or null when there is none.</summary>
+    public Func<IAccelerator, Action?>? Baseline { get; } = baseline;
+
+    public void Fill()
+    {
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            if (t.DType != DType.F32) continue;
+            var data = new float[t.Length];
+            KernelBench.Fill(data, (uint)((i + 1) * 0x9E3779B9u));
+            t.Accelerator.Upload(t, data);
+        }
+    }
 
     public void Dispose()
     {
@@ -112,13 +135,17 @@ internal sealed class BenchSetup(List<Tensor> tensors, Action<int> launch, Actio
 
 /// <summary>A result row (also the JSON schema; names become snake_case).</summary>
 internal sealed record BenchRow(
-    string Op, string Variant, string Case, string Shape, long Flops, long MatmulFlops, long OtherFlops, long Transcendentals,
-    long Bytes, double Seconds, int Repeats, double Gflops, double PercentOfPeak, double Gbps, bool MemoryBound,
-    double? PercentOfTriad, double? VsOpenblas);
+    string Accelerator, string Op, string Variant, string Case, string Shape, long Flops, long MatmulFlops, long OtherFlops,
+    long Transcendentals, long Bytes, double Seconds, int Repeats, double Gflops, double? PercentOfPeak, double Gbps,
+    bool MemoryBound, double? PercentOfTriad, bool CacheResident, double? Joules, string? EnergyNote, double? VsBaseline);
+
+/// <summary>One accelerator's measured yardsticks in this run.</summary>
+internal sealed record BenchDevice(string Id, string Name, double? MeasuredPeakGflops, double? BandwidthGbps, long? CacheBytes, string? Note);
 
 internal sealed record BenchReport(
     string Machine, string Os, string Runtime, int LogicalProcessors, int Threads, int SimdBits, bool OptimizedBuild,
-    double MeasuredPeakGflops, double TriadGbps, double MinTime, int? ForcedVariant, string? Filter, IReadOnlyList<BenchRow> Rows);
+    double MeasuredPeakGflops, double TriadGbps, double MinTime, int? ForcedVariant, string? Filter,
+    IReadOnlyList<BenchDevice> Devices, IReadOnlyList<BenchRow> Rows);
 
 internal static class KernelBench
 {
@@ -135,7 +162,7 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor a = T([4096, 4096]), b = T([4096, 4096]), c = T([4096, 4096]);
-                return new BenchSetup(ts, v => Ops.Gemm(acc, a, b, c, variant: v), () => OpenBlas.Gemm(a, b, c));
+                return new BenchSetup(ts, v => Ops.Gemm(acc, a, b, c, variant: v), Vendor(a, b, c, 4096, 4096, 4096, false));
             }),
         };
 
@@ -146,7 +173,7 @@ internal static class KernelBench
             {
                 var (ts, T) = Alloc(acc);
                 Tensor x = T([Tokens, k]), w = T([n, k]), bias = T([n]), y = T([Tokens, n]);
-                return new BenchSetup(ts, v => Ops.Linear(acc, x, w, bias, y, v), () => OpenBlas.Gemm(x, w, y, transB: true));
+                return new BenchSetup(ts, v => Ops.Linear(acc, x, w, bias, y, v), Vendor(x, w, y, Tokens, n, k, true));
             }));
         }
 
@@ -232,17 +259,37 @@ internal static class KernelBench
         return list;
     }
 
-    /// <summary>A list that owns the row's tensors and an allocator that fills each with deterministic data.</summary>
-    private static (List<Tensor>, Func<int[], Tensor>) Alloc(CpuAccelerator acc)
+    /// <summary>A list that owns the row's tensors and an allocator for them (filled later by <see cref="BenchSetup.Fill"/>).</summary>
+    private static (List<Tensor>, Func<int[], Tensor>) Alloc(IAccelerator acc)
     {
         var list = new List<Tensor>();
         return (list, shape =>
         {
             var t = acc.Allocate(shape);
             list.Add(t);
-            Fill(t.AsSpan(), (uint)(list.Count * 0x9E3779B9u));
             return t;
         });
+    }
+
+    /// <summary>The vendor GEMM for C = A·B (B transposed for a linear layer) on the row's own tensors: OpenBLAS sgemm on
+    /// our CPU accelerator, cuBLAS sgemm on CUDA (same stream, same fp32 data); none elsewhere.</summary>
+    private static Func<IAccelerator, Action?> Vendor(Tensor a, Tensor b, Tensor c, int m, int n, int k, bool transB) => acc => acc switch
+    {
+        CpuAccelerator => () => OpenBlas.Gemm(a, b, c, transB: transB),
+        IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g when CuBlasNative.IsAvailable(out _) =>
+            CublasFor(g) is { } h ? () => h.Sgemm((CudaStream)g.Stream, a.F32View(), b.F32View(), c.F32View(), m, n, k, transB: transB) : null,
+        _ => null,
+    };
+
+    private static readonly Dictionary<IAccelerator, CuBlasHandle> s_cublas = new();
+
+    private static CuBlasHandle? CublasFor(IlgpuAccelerator g)
+    {
+        lock (s_cublas)
+        {
+            if (!s_cublas.TryGetValue(g, out var h)) s_cublas[g] = h = new CuBlasHandle((CudaAccelerator)g.Device);
+            return h;
+        }
     }
 
     /// <summary>Uniform values in [−1, 1) from a 32-bit LCG (Numerical Recipes' constants): deterministic and cheap.</summary>
@@ -265,8 +312,6 @@ internal static class KernelBench
         return Regex.IsMatch(name, rx, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
     }
 
-    private sealed record Planned(BenchCase Case, int Variant, bool Ours, bool Baseline);
-
     public static int Run(KernelBenchOptions o, TextWriter stdout, TextWriter stderr)
     {
         // Validate everything before the (slow) peak measurements.
@@ -274,28 +319,9 @@ internal static class KernelBench
         if (o.Variant is < 0) throw new CliException($"--variant must be ≥ 0, got {o.Variant}");
         if (!(o.MinTime > 0) || double.IsInfinity(o.MinTime)) throw new CliException($"--min-time must be a positive number of seconds, got {o.MinTime}");
         int vectorBits = Cli.ParseSimd(o.Simd);
-        bool wantBaseline = false;
-        if (o.Baseline is { } bl)
-        {
-            if (!bl.Equals("openblas", StringComparison.OrdinalIgnoreCase))
-                throw new CliException($"--baseline '{bl}' is not known; the only baseline is 'openblas'");
-            wantBaseline = true;
-        }
-
-        var plan = new List<Planned>();
-        foreach (var c in Cases)
-        {
-            var variants = o.Variant is { } forced ? [forced] : c.Variants;
-            for (int i = 0; i < variants.Length; i++)
-            {
-                bool ours = Matches(c.Key(variants[i]), o.Filter);
-                // A baseline row comes with its own row (for the ratio) or when its own name matches.
-                bool baseline = wantBaseline && c.OpenBlasBaseline && i == 0 && (ours || Matches(c.BaselineKey, o.Filter));
-                if (ours || baseline) plan.Add(new Planned(c, variants[i], ours, baseline));
-            }
-        }
-        if (plan.Count == 0)
-            throw new CliException($"--filter '{o.Filter}' matches no benchmark; names look like '{Cases[0].Key(Cases[0].Variants[0])}' or '{Cases[^1].Key(Cases[^1].Variants[0])}'");
+        string? baseline = o.Baseline?.Trim().ToLowerInvariant();
+        if (baseline is not (null or "openblas" or "cublas"))
+            throw new CliException($"--baseline '{o.Baseline}' is not known; use openblas (CPU) or cublas (CUDA)");
 
         void Note(string line)
         {
@@ -303,100 +329,235 @@ internal static class KernelBench
             if (o.Json) stderr.WriteLine(line); else stdout.WriteLine(line);
         }
 
-        string? blasProblem = null;
-        if (plan.Any(p => p.Baseline))
+        var accs = Accelerators.Open(o.Accelerator, o.Threads, vectorBits, Note);
+        try
         {
-            blasProblem = OpenBlas.Unavailable;
-            if (blasProblem != null) Note($"OpenBLAS unavailable ({blasProblem}); no baseline rows.");
-            else
+            if (baseline == "openblas" && !accs.Any(a => a is CpuAccelerator)) throw new CliException("--baseline openblas needs --accelerator cpu (or all)");
+            if (baseline == "cublas" && !accs.Any(a => a.Kind == AcceleratorKind.Cuda)) throw new CliException("--baseline cublas needs a CUDA accelerator (--accelerator cuda or all)");
+            if (baseline == "openblas" && OpenBlas.Unavailable is { } noBlas) Note($"OpenBLAS unavailable ({noBlas}); no baseline rows.");
+            else if (baseline == "openblas")
             {
                 if (OpenBlas.CoreTypeWarning() is { } warn) Note(warn);
                 // Same thread count as ours, or the comparison is not like for like.
                 if (!OpenBlas.SetThreads(o.Threads)) Note($"OpenBLAS: could not set its thread count to {o.Threads}; it uses its own default.");
             }
-        }
+            if (baseline == "cublas" && !CuBlasNative.IsAvailable(out var noCublas)) Note($"cuBLAS unavailable ({noCublas}); no baseline rows.");
 
-        if (!o.Json) stderr.WriteLine($"measuring peak FMA rate and triad bandwidth on {o.Threads} thread(s)…");
-        double peak = CpuPeak.MeasureFmaFlops(o.Threads);
-        double triad = CpuPeak.MeasureTriadBytesPerSecond(o.Threads);
-        // Roofline balance point: ops with fewer FLOPs per byte than this cannot reach the FMA peak; they are rated by bandwidth.
-        double balance = peak / triad;
-
-        var rows = new List<BenchRow>();
-        int skipped = 0;
-        using var acc = new CpuAccelerator(o.Threads, vectorBits);
-        if (acc.IsVectorPathEmulated)
-            Note($"--simd {acc.VectorBits}: this CPU has no native {acc.VectorBits}-bit SIMD; the kernels run emulated in software, so these times say nothing about hardware speed.");
-        foreach (var p in plan)
-        {
-            string key = p.Case.Key(p.Variant);
-            if (!o.Json) stderr.WriteLine($"  {key} …");
-            try
-            {
-                using var setup = p.Case.Setup(acc);
-                acc.Ledger.Clear();
-                acc.Ledger.Enabled = true;
-                long t0 = Stopwatch.GetTimestamp();
-                setup.Launch(p.Variant);
-                double first = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                // The outermost launch finishes last, so its entry is the last one (an op may launch others inside).
-                var entry = acc.Ledger.Entries.LastOrDefault()
-                    ?? throw new InvalidOperationException($"{key}: the op recorded no ledger entry");
-                acc.Ledger.Enabled = false;
-                int minRepeats = first >= o.MinTime ? 3 : 5;
-
-                BenchRow? ours = null;
-                if (p.Ours)
+            // Plan first (dry runs name every variant: what the table shows and --filter matches), so a filter that
+            // matches nothing fails before the slow peak measurements.
+            var plan = new List<(IAccelerator Acc, BenchCase Case, int Variant, string Name, string? Baseline)>();
+            foreach (var acc in accs)
+                foreach (var c in Cases)
                 {
-                    var t = Timing.Measure(() => setup.Launch(p.Variant), o.MinTime, minRepeats);
-                    ours = MakeRow(entry.Op, entry.Variant, p.Case.Label, entry.Shape, entry.Cost, t, peak, triad, balance, null);
-                    rows.Add(ours);
+                    var variants = o.Variant is { } forced ? [forced] : c.Variants;
+                    for (int i = 0; i < variants.Length; i++)
+                    {
+                        bool canBaseline = baseline != null && c.Baseline && i == 0 &&
+                            (baseline == "openblas" ? acc is CpuAccelerator : acc.Kind == AcceleratorKind.Cuda);
+                        string? name = VariantName(acc, c, variants[i]);
+                        string shown = name ?? $"v{variants[i]}";
+                        bool ours = Matches(c.Key(shown), o.Filter);
+                        bool vendor = canBaseline && (ours || Matches(c.BaselineKey(baseline!), o.Filter));
+                        if (ours || vendor) plan.Add((acc, c, variants[i], shown, vendor ? baseline : null));
+                    }
                 }
-                if (p.Baseline && blasProblem == null && setup.OpenBlas is { } blas)
-                {
-                    // OpenBLAS computes only the matmul part of the op; it is credited with the ledger's matmul FLOPs.
-                    var cost = new Cost(entry.Cost.MatmulFlops, 0, 0, entry.Cost.BytesRead, entry.Cost.BytesWritten);
-                    var t = Timing.Measure(blas, o.MinTime, minRepeats);
-                    var row = MakeRow("gemm", "openblas", p.Case.Label, entry.Shape, cost, t, peak, triad, balance, null);
-                    rows.Add(row);
-                    if (ours != null) rows[rows.IndexOf(ours)] = ours with { VsOpenblas = row.Seconds / ours.Seconds };
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException)
-            {
-                // e.g. --variant 3 for an op that has no variant 3: say so and go on with the other rows.
-                stderr.WriteLine($"pixelcost: skipped {key}: {e.Message}");
-                skipped++;
-            }
-            finally
-            {
-                acc.Ledger.Enabled = true;
-                acc.Ledger.Clear();
-            }
-        }
+            if (plan.Count == 0)
+                throw new CliException($"--filter '{o.Filter}' matches no benchmark on {string.Join(", ", accs.Select(a => a.Id))}; names look like '{Cases[0].Key("cpu.v2-packed")}' or '{Cases[^1].Key("cpu.v2-simd-threads")}'");
 
-        var report = new BenchReport(MachineName(), RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-            Environment.ProcessorCount, o.Threads, acc.VectorBits, IsOptimizedBuild(), peak / 1e9, triad / 1e9,
-            o.MinTime, o.Variant, o.Filter, rows);
-        if (o.Json) WriteJson(report, stdout);
-        else if (rows.Count > 0) WriteTable(report, stdout);
-        if (rows.Count == 0)
-        {
-            stderr.WriteLine($"pixelcost: error: all {skipped} selected benchmark(s) were skipped");
-            return 1;
+            var rows = new List<BenchRow>();
+            var devices = new List<BenchDevice>();
+            int skipped = 0;
+            foreach (var acc in accs)
+            {
+                if (!plan.Any(p => p.Acc == acc)) continue;
+                acc.SyncEachLaunch = o.Sync;
+                var dev = Measure(acc, o, Note);
+                devices.Add(dev);
+                var meter = EnergyMeterFor(acc);
+                foreach (var p in plan.Where(p => p.Acc == acc))
+                    rows.AddRange(RunRow(acc, p.Case, p.Variant, p.Baseline, dev, meter, o, stderr, ref skipped));
+                acc.TrimPool();
+            }
+            var cpuDev = devices.FirstOrDefault(d => d.Id == "cpu");
+            var cpu = accs.OfType<CpuAccelerator>().FirstOrDefault();
+            var report = new BenchReport(MachineName(), RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
+                Environment.ProcessorCount, o.Threads, cpu?.VectorBits ?? 0, IsOptimizedBuild(),
+                cpuDev?.MeasuredPeakGflops ?? devices[0].MeasuredPeakGflops ?? 0, cpuDev?.BandwidthGbps ?? devices[0].BandwidthGbps ?? 0,
+                o.MinTime, o.Variant, o.Filter, devices, rows);
+            if (o.Json) WriteJson(report, stdout);
+            else if (rows.Count > 0) WriteTable(report, stdout);
+            if (rows.Count == 0)
+            {
+                stderr.WriteLine($"pixelcost: error: all {skipped} selected benchmark(s) were skipped");
+                return 1;
+            }
+            return 0;
         }
-        return 0;
+        finally
+        {
+            lock (s_cublas)
+            {
+                foreach (var h in s_cublas.Values) h.Dispose();
+                s_cublas.Clear();
+            }
+            foreach (var a in accs) a.Dispose();
+        }
     }
 
-    private static BenchRow MakeRow(string op, string variant, string label, string shape, Cost cost, TimingResult t,
-        double peak, double triad, double balance, double? vs)
+    /// <summary>The yardsticks of one accelerator, measured in this run at the width its kernels run.</summary>
+    private static BenchDevice Measure(IAccelerator acc, KernelBenchOptions o, Action<string> note)
+    {
+        switch (acc)
+        {
+            case CpuAccelerator cpu:
+                if (cpu.IsVectorPathEmulated)
+                    note($"--simd {cpu.VectorBits}: this CPU has no native {cpu.VectorBits}-bit SIMD; the kernels run emulated in software, so these times say nothing about hardware speed.");
+                if (!o.Json) note($"measuring peak FMA rate ({cpu.VectorBits}-bit) and triad bandwidth on {o.Threads} thread(s)…");
+                double peak = CpuPeak.MeasureFmaFlops(o.Threads, vectorBits: cpu.VectorBits);
+                double triad = CpuPeak.MeasureTriadBytesPerSecond(o.Threads);
+                return new BenchDevice(acc.Id, acc.Name, peak / 1e9, triad / 1e9, CacheBytes(), null);
+            case IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g:
+                if (!o.Json) note($"measuring peak FMA rate and triad bandwidth of {g.Name}…");
+                var r = GpuPeak.Measure(g.Device, TimeSpan.FromSeconds(0.5));
+                long? l2 = CudaDevices.Probe().Devices.FirstOrDefault(d => $"cuda:{d.Ordinal}" == g.Id)?.L2CacheBytes;
+                return new BenchDevice(acc.Id, acc.Name, r.Gflops, r.TriadGBps, l2, null);
+            default:
+                note($"{acc.Id}: ILGPU's CPU accelerator simulates a GPU thread by thread; its times check that kernels run, they are not a performance figure.");
+                return new BenchDevice(acc.Id, acc.Name, null, null, null, "simulated: not a performance figure");
+        }
+    }
+
+    /// <summary>The last-level cache of this CPU (bytes), from sysfs; null when unknown.</summary>
+    internal static long? CacheBytes()
+    {
+        try
+        {
+            for (int i = 3; i >= 2; i--)
+            {
+                string p = $"/sys/devices/system/cpu/cpu0/cache/index{i}/size";
+                if (!File.Exists(p)) continue;
+                string v = File.ReadAllText(p).Trim();
+                long mult = v.EndsWith('K') ? 1024 : v.EndsWith('M') ? 1 << 20 : 1;
+                if (long.TryParse(v.TrimEnd('K', 'M'), out long n)) return n * mult;
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return null;
+    }
+
+    private static Energy.IEnergyMeter EnergyMeterFor(IAccelerator acc) => acc switch
+    {
+        CpuAccelerator => Energy.EnergyMeters.ForCpu(),
+        IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g => new Energy.NvmlMeter(uint.Parse(g.Id[5..])),
+        _ => new Energy.NoEnergyMeter("ILGPU's CPU accelerator is a simulation"),
+    };
+
+    /// <summary>The ledger name variant <paramref name="variant"/> of the case would run under on <paramref name="acc"/>
+    /// (a dry run: tensors allocated, nothing run or filled); null when the backend has no such variant.</summary>
+    private static string? VariantName(IAccelerator acc, BenchCase c, int variant)
+    {
+        try
+        {
+            using var setup = c.Setup(acc);
+            acc.Ledger.Clear();
+            acc.DryRun = true;
+            setup.Launch(variant);
+            return acc.Ledger.Entries.LastOrDefault()?.Variant;
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException)
+        {
+            return null;
+        }
+        finally
+        {
+            acc.DryRun = false;
+            acc.Ledger.Clear();
+            acc.TrimPool();
+        }
+    }
+
+    private static List<BenchRow> RunRow(IAccelerator acc, BenchCase c, int variant, string? baseline,
+        BenchDevice dev, Energy.IEnergyMeter meter, KernelBenchOptions o, TextWriter stderr, ref int skipped)
+    {
+        var rows = new List<BenchRow>();
+        string key = $"{c.Op} v{variant} {c.Label} on {acc.Id}";
+        try
+        {
+            using var setup = c.Setup(acc);
+            acc.Ledger.Clear();
+            acc.DryRun = true;
+            try { setup.Launch(variant); }
+            finally { acc.DryRun = false; }
+            var entry = acc.Ledger.Entries.LastOrDefault() ?? throw new InvalidOperationException($"{key}: the op recorded no ledger entry");
+            acc.Ledger.Clear();
+            if (acc.Kind == AcceleratorKind.IlgpuCpu && entry.Cost.Flops + entry.Cost.Bytes > 2e9)
+            {
+                stderr.WriteLine($"pixelcost: skipped {c.Key(entry.Variant)} on {acc.Id}: too large for the simulated accelerator (it checks kernels; bench shapes belong on cuda)");
+                skipped++;
+                return rows;
+            }
+            if (!o.Json) stderr.WriteLine($"  {acc.Id}: {c.Key(entry.Variant)} …");
+            setup.Fill();
+            acc.Ledger.Enabled = false;
+            Action? sync = acc.Kind == AcceleratorKind.Cpu ? null : acc.Synchronize;
+
+            // A vendor row always sits beside one of ours: ours is timed whenever the vendor's is.
+            var t = TimeWithEnergy(() => setup.Launch(variant), sync, meter, o);
+            var ourRow = MakeRow(acc.Id, entry.Op, entry.Variant, c.Label, entry.Shape, entry.Cost, t.Timing, dev, t.Energy, null);
+            rows.Add(ourRow);
+            if (baseline != null && setup.Baseline?.Invoke(acc) is { } blas)
+            {
+                // The vendor GEMM computes only the matmul part of the op; it is credited with the ledger's matmul FLOPs.
+                var cost = new Cost(entry.Cost.MatmulFlops, 0, 0, entry.Cost.BytesRead, entry.Cost.BytesWritten);
+                var tb = TimeWithEnergy(blas, sync, meter, o);
+                var row = MakeRow(acc.Id, "gemm", baseline, c.Label, entry.Shape, cost, tb.Timing, dev, tb.Energy, null);
+                rows[0] = ourRow with { VsBaseline = row.Seconds / ourRow.Seconds };
+                rows.Add(row);
+            }
+            return rows;
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException)
+        {
+            // e.g. --variant 3 for an op that has no variant 3: say so and go on with the other rows.
+            stderr.WriteLine($"pixelcost: skipped {key}: {e.Message}");
+            skipped++;
+            return rows;
+        }
+        finally
+        {
+            acc.Ledger.Enabled = true;
+            acc.Ledger.Clear();
+        }
+    }
+
+    /// <summary>Times a launch (median over ≥ min-time) and, where the accelerator has a readable meter, the joules of
+    /// the timed window divided by its launches (windows shorter than 1 s are extended by repeating, DESIGN §4).</summary>
+    private static (TimingResult Timing, Energy.EnergyReading Energy) TimeWithEnergy(Action launch, Action? sync, Energy.IEnergyMeter meter, KernelBenchOptions o)
+    {
+        int minRepeats = 5;
+        if (meter.Unavailable is { } why) return (Timing.Measure(launch, sync, o.MinTime, minRepeats), new Energy.EnergyReading(null, why));
+        sync?.Invoke();
+        var window = meter.Start();
+        var t = Timing.Measure(launch, sync, Math.Max(o.MinTime, 1.0), minRepeats);
+        var reading = window.Stop();
+        return (t, reading.Joules is { } j ? new Energy.EnergyReading(j / Math.Max(1, t.Repeats), null) : reading);
+    }
+
+    private static BenchRow MakeRow(string acc, string op, string variant, string label, string shape, Cost cost, TimingResult t,
+        BenchDevice dev, Energy.EnergyReading energy, double? vs)
     {
         double flopRate = cost.Flops / t.Median;
         double byteRate = cost.Bytes / t.Median;
-        bool memoryBound = cost.Bytes > 0 && (double)cost.Flops / cost.Bytes < balance;
-        return new BenchRow(op, variant, label, shape, cost.Flops, cost.MatmulFlops, cost.OtherFlops, cost.Transcendentals,
-            cost.Bytes, t.Median, t.Repeats, flopRate / 1e9, 100 * flopRate / peak, byteRate / 1e9, memoryBound,
-            memoryBound ? 100 * byteRate / triad : null, vs);
+        double? balance = dev.MeasuredPeakGflops / dev.BandwidthGbps;
+        bool memoryBound = balance is { } bal && cost.Bytes > 0 && (double)cost.Flops / cost.Bytes < bal;
+        // A working set that fits the last-level cache is re-read from cache between repeats: rating it against DRAM
+        // bandwidth would be meaningless, so it is flagged instead.
+        bool cached = dev.CacheBytes is { } cb && cost.Bytes <= cb;
+        return new BenchRow(acc, op, variant, label, shape, cost.Flops, cost.MatmulFlops, cost.OtherFlops, cost.Transcendentals,
+            cost.Bytes, t.Median, t.Repeats, flopRate / 1e9, dev.MeasuredPeakGflops is { } pk ? 100 * flopRate / 1e9 / pk : null,
+            byteRate / 1e9, memoryBound, memoryBound && !cached && dev.BandwidthGbps is { } bw ? 100 * byteRate / 1e9 / bw : null,
+            cached, energy.Joules, energy.NotMeasuredReason, vs);
     }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
@@ -419,26 +580,30 @@ internal static class KernelBench
             Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
         });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 180;
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 200;
 
-        console.WriteLine($"machine: {r.Machine} ({r.LogicalProcessors} logical processors, kernels on the {r.SimdBits}-bit SIMD path, hardware widest {CpuAccelerator.SimdWidthBits}-bit), {r.Os}, {r.Runtime}");
-        console.WriteLine($"threads: {r.Threads}   measured peak: {r.MeasuredPeakGflops:F1} GFLOP/s (FMA)   measured triad: {r.TriadGbps:F1} GB/s   min time/row: {r.MinTime:G3} s");
+        console.WriteLine($"machine: {r.Machine} ({r.LogicalProcessors} logical processors), {r.Os}, {r.Runtime}; min time/row {r.MinTime:G3} s");
+        foreach (var d in r.Devices)
+            console.WriteLine(d.MeasuredPeakGflops is { } pk
+                ? $"{d.Name}: measured peak {pk:F1} GFLOP/s (fp32 FMA), measured bandwidth {d.BandwidthGbps:F1} GB/s (triad){(d.CacheBytes is { } cb ? $", last-level cache {cb / (1 << 20)} MiB" : "")}"
+                : $"{d.Name}: {d.Note}");
         if (!r.OptimizedBuild) console.WriteLine("warning: this is a Debug build; build with -c Release for meaningful numbers");
 
         var table = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "op", "variant", "case", "shape", "GFLOP", "median ms", "GFLOP/s", "% peak", "GB/s", "% triad", "vs openblas" })
-            table.AddColumn(new TableColumn(h) { Alignment = h is "op" or "variant" or "case" or "shape" ? Justify.Left : Justify.Right });
+        foreach (var h in new[] { "accel", "op", "variant", "case", "GFLOP", "median ms", "GFLOP/s", "% peak", "GB/s", "% bw", "J/launch", "vs vendor" })
+            table.AddColumn(new TableColumn(h) { Alignment = h is "accel" or "op" or "variant" or "case" ? Justify.Left : Justify.Right });
         foreach (var row in r.Rows)
         {
             table.AddRow(
-                Markup.Escape(row.Op), Markup.Escape(row.Variant), Markup.Escape(row.Case), Markup.Escape(row.Shape),
+                Markup.Escape(row.Accelerator), Markup.Escape(row.Op), Markup.Escape(row.Variant), Markup.Escape(row.Case),
                 (row.Flops / 1e9).ToString("F3"), (row.Seconds * 1e3).ToString("F3"), row.Gflops.ToString("F1"),
-                row.PercentOfPeak.ToString("F1"), row.Gbps.ToString("F1"),
-                row.PercentOfTriad is { } pt ? pt.ToString("F0") : "",
-                row.VsOpenblas is { } vs ? $"{vs:F2}×" : "");
+                row.PercentOfPeak is { } pp ? pp.ToString("F1") : "–", row.Gbps.ToString("F1"),
+                row.CacheResident && row.MemoryBound ? "in cache" : row.PercentOfTriad is { } pt ? pt.ToString("F0") : "",
+                row.Joules is { } j ? j < 1 ? $"{j * 1e3:F2} mJ" : $"{j:F2} J" : "–",
+                row.VsBaseline is { } vs ? $"{vs:F2}×" : "");
         }
         console.Write(table);
-        console.WriteLine("FLOPs are the ledger's (Spec) matmul + other FLOPs; transcendentals are not in them. \"% triad\" is shown for memory-bound rows (FLOPs/byte below peak/triad). \"vs openblas\" = OpenBLAS time ÷ ours (> 1: ours is faster).");
+        console.WriteLine("FLOPs are the ledger's (Spec) matmul + other FLOPs; transcendentals are not in them. \"% bw\" rates memory-bound rows (FLOPs/byte below peak/bandwidth) against the measured bandwidth; \"in cache\": the working set fits the last-level cache, so it is not rated against DRAM. J/launch: measured energy of the timed window ÷ launches (– where no meter: see `pixelcost devices`). \"vs vendor\" = vendor (OpenBLAS/cuBLAS) time ÷ ours (> 1: ours is faster).");
     }
 
     private static string MachineName()

@@ -66,6 +66,7 @@ public sealed unsafe class CpuAccelerator : IAccelerator
 
     public IOpKernels Kernels { get; }
 
+    /// <summary>Always in effect here: CPU launches run synchronously.</summary>
     public bool SyncEachLaunch { get; set; } = true;
 
     public MemoryStats Memory => _pool.Stats;
@@ -103,8 +104,15 @@ public sealed unsafe class CpuAccelerator : IAccelerator
     /// <summary>Nothing to wait for: CPU launches run synchronously.</summary>
     public void Synchronize() { }
 
+    public bool DryRun { get; set; }
+
     public void Launch(string op, string shape, Cost cost, KernelLaunch kernel)
     {
+        if (DryRun)
+        {
+            Ledger.Add(new LedgerEntry(Name, op, kernel.Variant, shape, cost, TimeSpan.Zero) { Timing = LaunchTiming.NotRun });
+            return;
+        }
         long t0 = Stopwatch.GetTimestamp();
         kernel.Run();
         var elapsed = Stopwatch.GetElapsedTime(t0);

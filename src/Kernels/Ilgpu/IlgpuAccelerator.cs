@@ -133,8 +133,15 @@ public sealed class IlgpuAccelerator : IAccelerator
         }
     }
 
+    public bool DryRun { get; set; }
+
     public void Launch(string op, string shape, Cost cost, KernelLaunch kernel)
     {
+        if (DryRun)
+        {
+            Ledger.Add(new LedgerEntry(Name, op, kernel.Variant, shape, cost, TimeSpan.Zero) { Timing = LaunchTiming.NotRun });
+            return;
+        }
         if (SyncEachLaunch)
         {
             Synchronize();

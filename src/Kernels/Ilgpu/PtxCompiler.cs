@@ -78,6 +78,24 @@ public static class PtxCompiler
         return Compile(backend, kernel, grouping, specialization);
     }
 
+    /// <summary>As above, with the grouping from <see cref="GroupingOf"/>.</summary>
+    public static string Compile(Context ctx, MethodInfo kernel, CudaArchitecture arch,
+        KernelSpecialization specialization = default, CudaInstructionSet? isa = null) =>
+        Compile(ctx, kernel, arch, GroupingOf(kernel), specialization, isa);
+
+    /// <summary>The grouping in the kernel's <see cref="IlgpuKernelAttribute"/>; unmarked kernels are implicitly
+    /// grouped when their first parameter is an Index1D/2D/3D and explicitly grouped otherwise.</summary>
+    public static KernelGrouping GroupingOf(MethodInfo kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (kernel.GetCustomAttribute<IlgpuKernelAttribute>() is { } a) return a.Grouping;
+        var first = kernel.GetParameters().FirstOrDefault()?.ParameterType;
+        // ILGPU's implicitly grouped kernels take Index1D/2D/3D only (EntryPointDescription.FromImplicitlyGroupedKernel).
+        return first?.GetIndexType() is IndexType.Index1D or IndexType.Index2D or IndexType.Index3D
+            ? KernelGrouping.Implicit
+            : KernelGrouping.Explicit;
+    }
+
     /// <summary>Compiles every <see cref="IlgpuKernelAttribute"/> method of <paramref name="type"/> (public or not,
     /// static), in name order, with one backend.</summary>
     public static IReadOnlyList<PtxKernel> CompileAll(Context ctx, Type type, CudaArchitecture arch, CudaInstructionSet? isa = null)

@@ -96,6 +96,16 @@ public class PtxCompilerTests(IlgpuCpuFixture gpu) : IClassFixture<IlgpuCpuFixtu
     }
 
     [Fact]
+    public void GroupingComesFromTheAttributeElseFromTheFirstParameter()
+    {
+        Assert.Equal(KernelGrouping.Explicit, PtxCompiler.GroupingOf(typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.MmaTile))!));
+        Assert.Equal(KernelGrouping.Implicit, PtxCompiler.GroupingOf(typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.Unmarked))!));
+        Assert.Equal(KernelGrouping.Explicit, PtxCompiler.GroupingOf(typeof(GpuPeak).GetMethod(nameof(GpuPeak.TriadKernel))!));
+        string ptx = PtxCompiler.Compile(gpu.Context, typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.Unmarked))!, CudaArchitecture.SM_80);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnsupportedIsaIsRefusedByName()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => PtxCompiler.Compile(gpu.Context,

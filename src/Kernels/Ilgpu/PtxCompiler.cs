@@ -110,7 +110,7 @@ public static class PtxCompiler
             .ToList();
     }
 
-    /// <summary>The marked kernels of <paramref name="type"/> and of every type in <paramref name="assembly"/>.</summary>
+    /// <summary>The marked kernels of <paramref name="type"/> (static methods with <see cref="IlgpuKernelAttribute"/>).</summary>
     public static IReadOnlyList<(MethodInfo Method, KernelGrouping Grouping)> FindKernels(Type type)
     {
         const BindingFlags all = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
@@ -127,6 +127,28 @@ public static class PtxCompiler
     {
         ArgumentNullException.ThrowIfNull(assembly);
         return assembly.GetTypes().Where(t => FindKernels(t).Count > 0).OrderBy(t => t.FullName, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>For <c>verify --ptx DIR</c>: compiles every marked kernel of <paramref name="assembly"/> and writes
+    /// each to <c>DIR/&lt;Type&gt;.&lt;Method&gt;.&lt;target&gt;.ptx</c> (target as <see cref="TargetOf"/>, e.g. sm_80);
+    /// returns the paths written, in order.</summary>
+    public static IReadOnlyList<string> WriteAll(Context ctx, Assembly assembly, CudaArchitecture arch, string directory,
+        CudaInstructionSet? isa = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        Directory.CreateDirectory(directory);
+        string target = TargetOf(arch);
+        var written = new List<string>();
+        foreach (var type in KernelTypes(assembly))
+        {
+            foreach (var k in CompileAll(ctx, type, arch, isa))
+            {
+                string path = Path.Combine(directory, $"{k.Name}.{target}.ptx");
+                File.WriteAllText(path, k.Ptx);
+                written.Add(path);
+            }
+        }
+        return written;
     }
 
     public static string KernelName(MethodInfo m) => $"{m.DeclaringType?.Name}.{m.Name}";

@@ -62,8 +62,23 @@ public static class NativeLibraries
         }
     }
 
+    // Names that are not ours (ILGPU's "OpenCL", say) are left alone: failing them is default probing's job.
     private static nint Resolve(Assembly assembly, string name) =>
-        TryLoad(name, out nint handle, out _) ? handle : 0;
+        Candidates(name).Count > 0 && TryLoad(name, out nint handle, out _) ? handle : 0;
+
+    /// <summary>Toolkit folders tried after the loader's own search path, for cuBLAS installed with the CUDA toolkit
+    /// but not registered with ld.so: $CUDA_HOME/lib64, $CUDA_PATH/lib64, /usr/local/cuda/lib64 and its targets/ twin.</summary>
+    public static IReadOnlyList<string> SearchDirectories()
+    {
+        var dirs = new List<string>();
+        foreach (string env in (string[])["CUDA_HOME", "CUDA_PATH"])
+        {
+            if (Environment.GetEnvironmentVariable(env) is { Length: > 0 } root) dirs.Add(Path.Combine(root, "lib64"));
+        }
+        dirs.Add("/usr/local/cuda/lib64");
+        dirs.Add("/usr/local/cuda/targets/x86_64-linux/lib");
+        return dirs.Distinct(StringComparer.Ordinal).Where(Directory.Exists).ToList();
+    }
 
     /// <summary>Loads the library requested as <paramref name="requested"/> by its candidates (cached per name), e.g.
     /// <c>TryLoad("cuda", …)</c>. <paramref name="reason"/> names every file tried when none loads.</summary>
@@ -80,7 +95,8 @@ public static class NativeLibraries
             }
         }
         var errors = new List<string>();
-        foreach (string file in names)
+        var dirs = SearchDirectories();
+        foreach (string file in names.Concat(dirs.SelectMany(d => names.Select(n => Path.Combine(d, n))).Where(File.Exists)))
         {
             try
             {

@@ -78,6 +78,24 @@ public static class PtxCompiler
         return Compile(backend, kernel, grouping, specialization);
     }
 
+    /// <summary>As above, with the grouping from <see cref="GroupingOf"/>.</summary>
+    public static string Compile(Context ctx, MethodInfo kernel, CudaArchitecture arch,
+        KernelSpecialization specialization = default, CudaInstructionSet? isa = null) =>
+        Compile(ctx, kernel, arch, GroupingOf(kernel), specialization, isa);
+
+    /// <summary>The grouping in the kernel's <see cref="IlgpuKernelAttribute"/>; unmarked kernels are implicitly
+    /// grouped when their first parameter is an Index1D/2D/3D and explicitly grouped otherwise.</summary>
+    public static KernelGrouping GroupingOf(MethodInfo kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        if (kernel.GetCustomAttribute<IlgpuKernelAttribute>() is { } a) return a.Grouping;
+        var first = kernel.GetParameters().FirstOrDefault()?.ParameterType;
+        // ILGPU's implicitly grouped kernels take Index1D/2D/3D only (EntryPointDescription.FromImplicitlyGroupedKernel).
+        return first?.GetIndexType() is IndexType.Index1D or IndexType.Index2D or IndexType.Index3D
+            ? KernelGrouping.Implicit
+            : KernelGrouping.Explicit;
+    }
+
     /// <summary>Compiles every <see cref="IlgpuKernelAttribute"/> method of <paramref name="type"/> (public or not,
     /// static), in name order, with one backend.</summary>
     public static IReadOnlyList<PtxKernel> CompileAll(Context ctx, Type type, CudaArchitecture arch, CudaInstructionSet? isa = null)
@@ -92,7 +110,7 @@ public static class PtxCompiler
             .ToList();
     }
 
-    /// <summary>The marked kernels of <paramref name="type"/> and of every type in <paramref name="assembly"/>.</summary>
+    /// <summary>The marked kernels of <paramref name="type"/> (static methods with <see cref="IlgpuKernelAttribute"/>).</summary>
     public static IReadOnlyList<(MethodInfo Method, KernelGrouping Grouping)> FindKernels(Type type)
     {
         const BindingFlags all = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
@@ -109,6 +127,28 @@ public static class PtxCompiler
     {
         ArgumentNullException.ThrowIfNull(assembly);
         return assembly.GetTypes().Where(t => FindKernels(t).Count > 0).OrderBy(t => t.FullName, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>For <c>verify --ptx DIR</c>: compiles every marked kernel of <paramref name="assembly"/> and writes
+    /// each to <c>DIR/&lt;Type&gt;.&lt;Method&gt;.&lt;target&gt;.ptx</c> (target as <see cref="TargetOf"/>, e.g. sm_80);
+    /// returns the paths written, in order.</summary>
+    public static IReadOnlyList<string> WriteAll(Context ctx, Assembly assembly, CudaArchitecture arch, string directory,
+        CudaInstructionSet? isa = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        Directory.CreateDirectory(directory);
+        string target = TargetOf(arch);
+        var written = new List<string>();
+        foreach (var type in KernelTypes(assembly))
+        {
+            foreach (var k in CompileAll(ctx, type, arch, isa))
+            {
+                string path = Path.Combine(directory, $"{k.Name}.{target}.ptx");
+                File.WriteAllText(path, k.Ptx);
+                written.Add(path);
+            }
+        }
+        return written;
     }
 
     public static string KernelName(MethodInfo m) => $"{m.DeclaringType?.Name}.{m.Name}";

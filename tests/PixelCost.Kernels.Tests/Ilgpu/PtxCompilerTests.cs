@@ -96,6 +96,33 @@ public class PtxCompilerTests(IlgpuCpuFixture gpu) : IClassFixture<IlgpuCpuFixtu
     }
 
     [Fact]
+    public void WriteAllDumpsEveryMarkedKernelOfAnAssembly()
+    {
+        string dir = Directory.CreateTempSubdirectory("pixelcost-ptx-").FullName;
+        try
+        {
+            var paths = PtxCompiler.WriteAll(gpu.Context, typeof(GpuPeak).Assembly, CudaArchitecture.SM_90, dir);
+            Assert.Contains(Path.Combine(dir, "GpuPeak.FmaKernel.sm_80.ptx"), paths);
+            Assert.Contains(Path.Combine(dir, "GpuPeak.TriadKernel.sm_80.ptx"), paths);
+            Assert.All(paths, p => Assert.Contains(".entry", File.ReadAllText(p), StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void GroupingComesFromTheAttributeElseFromTheFirstParameter()
+    {
+        Assert.Equal(KernelGrouping.Explicit, PtxCompiler.GroupingOf(typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.MmaTile))!));
+        Assert.Equal(KernelGrouping.Implicit, PtxCompiler.GroupingOf(typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.Unmarked))!));
+        Assert.Equal(KernelGrouping.Explicit, PtxCompiler.GroupingOf(typeof(GpuPeak).GetMethod(nameof(GpuPeak.TriadKernel))!));
+        string ptx = PtxCompiler.Compile(gpu.Context, typeof(PtxTestKernels).GetMethod(nameof(PtxTestKernels.Unmarked))!, CudaArchitecture.SM_80);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnsupportedIsaIsRefusedByName()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => PtxCompiler.Compile(gpu.Context,

@@ -5,6 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using PixelCost.Harness.Energy;
 using PixelCost.Kernels.Cpu;
+using PixelCost.Kernels.Ilgpu;
 using Spectre.Console;
 
 namespace PixelCost.Harness.Commands;
@@ -15,8 +16,6 @@ namespace PixelCost.Harness.Commands;
 /// </summary>
 public static class DevicesCommand
 {
-    public const string CudaDriver = "libcuda.so.1";
-
     public static Command Create() => Create(Console.Out, Console.Error);
 
     internal static Command Create(TextWriter stdout, TextWriter stderr)
@@ -82,28 +81,60 @@ public static class DevicesCommand
         int MeasuredThreads, double MeasuredFp32FlopsPerSecond, double MeasuredTriadBytesPerSecond,
         double MeasurementSeconds);
 
-    internal sealed record CudaReport(bool Available, string Status);
+    /// <summary>One CUDA device: what the driver says, what ILGPU targets, and the peaks measured on it now.</summary>
+    internal sealed record CudaDeviceReport(
+        string Id, string Name, int Multiprocessors, long MemoryBytes, int ClockMHz, int MemoryClockMHz, string ComputeCapability,
+        string? PtxIsa, string? PtxTarget, long L2CacheBytes, double TheoreticalBandwidthGBps,
+        double? MeasuredFp32FlopsPerSecond, double? MeasuredTriadBytesPerSecond, string? NotMeasured);
+
+    internal sealed record CudaReport(bool Available, string Status, IReadOnlyList<CudaDeviceReport> Devices);
+
+    /// <summary>ILGPU's CPU accelerator: the GPU kernels simulated on the host (for checking them; never timed as a device).</summary>
+    internal sealed record IlgpuCpuReport(string Id, string Name, int WarpSize, int Multiprocessors, int MaxThreadsPerGroup);
 
     internal sealed record MeterReport(string Name, bool Readable, string? Reason);
 
-    internal sealed record Report(CpuReport Cpu, CudaReport Cuda, IReadOnlyList<MeterReport> EnergyMeters);
+    internal sealed record Report(CpuReport Cpu, IlgpuCpuReport IlgpuCpu, CudaReport Cuda, IReadOnlyList<MeterReport> EnergyMeters);
 
     internal static Report Collect(int threads, double seconds)
     {
         var (name, cores) = CpuIdentity();
-        double flops = CpuPeak.MeasureFmaFlops(threads, seconds);
+        double flops = CpuPeak.MeasureFmaFlops(threads, seconds, vectorBits: Math.Max(256, CpuAccelerator.SimdWidthBits));
         double triad = CpuPeak.MeasureTriadBytesPerSecond(threads, seconds);
         var cpu = new CpuReport(name, cores, Environment.ProcessorCount, CpuAccelerator.SimdWidthBits, Isa(), threads, flops, triad, seconds);
         var meters = EnergyMeters.All().Select(m => new MeterReport(m.Name, m.Unavailable is null, m.Unavailable)).ToList();
-        return new Report(cpu, Cuda(), meters);
+        IlgpuCpuReport ilgpu;
+        using (var sim = IlgpuAccelerator.CreateCpu())
+            ilgpu = new IlgpuCpuReport(sim.Id, sim.Name, sim.Device.WarpSize, sim.Device.NumMultiprocessors, sim.Device.MaxNumThreadsPerGroup);
+        return new Report(cpu, ilgpu, Cuda(seconds), meters);
     }
 
-    private static CudaReport Cuda()
+    private static CudaReport Cuda(double seconds)
     {
-        // Versioned name: .NET's default probing never tries ".so.1" (DESIGN §4).
-        if (!NativeLibrary.TryLoad(CudaDriver, out nint h)) return new CudaReport(false, $"CUDA: not available: {CudaDriver} not found");
-        NativeLibrary.Free(h);
-        return new CudaReport(false, $"CUDA: driver found ({CudaDriver}), CUDA accelerator not built yet");
+        var probe = CudaDevices.Probe();
+        if (probe.Devices.Count == 0) return new CudaReport(false, $"CUDA: not available: {probe.Reason}", []);
+        var list = new List<CudaDeviceReport>();
+        foreach (var d in probe.Devices)
+        {
+            double? flops = null, triad = null;
+            string? why = d.IlgpuUnusable;
+            if (why is null)
+            {
+                try
+                {
+                    using var acc = IlgpuAccelerator.CreateCuda(d.Ordinal);
+                    var r = GpuPeak.Measure(acc.Device, TimeSpan.FromSeconds(seconds));
+                    (flops, triad) = (r.Gflops * 1e9, r.TriadGBps * 1e9);
+                }
+                catch (Exception e) when (e is InvalidOperationException or ILGPU.Runtime.AcceleratorException or OutOfMemoryException)
+                {
+                    why = e.Message;
+                }
+            }
+            list.Add(new CudaDeviceReport($"cuda:{d.Ordinal}", d.Name, d.Multiprocessors, d.MemoryBytes, d.ClockMHz, d.MemoryClockMHz,
+                $"{d.ComputeMajor}.{d.ComputeMinor}", d.PtxIsa, d.PtxTarget, d.L2CacheBytes, d.TheoreticalBandwidthGBps, flops, triad, why));
+        }
+        return new CudaReport(true, $"CUDA: {list.Count} device(s), driver {probe.Devices[0].DriverVersion}", list);
     }
 
     internal static IReadOnlyList<string> Isa()
@@ -160,7 +191,18 @@ public static class DevicesCommand
         Row("", "SIMD", $"{c.SimdWidthBits}-bit ({string.Join(", ", c.Isa)})");
         Row("", $"peak fp32 (measured, {c.MeasuredThreads} thread{(c.MeasuredThreads == 1 ? "" : "s")}, FMA)", $"{c.MeasuredFp32FlopsPerSecond / 1e9:F1} GFLOP/s");
         Row("", $"triad bandwidth (measured, {c.MeasuredThreads} thread{(c.MeasuredThreads == 1 ? "" : "s")})", $"{c.MeasuredTriadBytesPerSecond / 1e9:F1} GB/s");
+        var g = r.IlgpuCpu;
+        Row(g.Id, "what", $"ILGPU's CPU accelerator: GPU kernels simulated with {g.Multiprocessors} multiprocessors of {g.WarpSize}-wide warps (≤ {g.MaxThreadsPerGroup} threads/group); for checking kernels, never a performance figure");
         Row("CUDA", "status", r.Cuda.Status);
+        foreach (var d in r.Cuda.Devices)
+        {
+            Row(d.Id, "name", $"{d.Name} (compute {d.ComputeCapability})");
+            Row("", "SMs / memory", $"{d.Multiprocessors} SMs, {d.MemoryBytes / (double)(1L << 30):F1} GiB, L2 {d.L2CacheBytes / (1 << 20)} MiB");
+            Row("", "clocks", $"{d.ClockMHz} MHz core, {d.MemoryClockMHz} MHz memory ({d.TheoreticalBandwidthGBps:F0} GB/s theoretical)");
+            Row("", "PTX", d.PtxIsa is null ? "ILGPU cannot target it" : $"ISA {d.PtxIsa}, target {d.PtxTarget}");
+            Row("", "peak fp32 (measured, FMA)", d.MeasuredFp32FlopsPerSecond is { } f ? $"{f / 1e9:F1} GFLOP/s" : $"not measured: {d.NotMeasured}");
+            Row("", "triad bandwidth (measured)", d.MeasuredTriadBytesPerSecond is { } b ? $"{b / 1e9:F1} GB/s" : $"not measured: {d.NotMeasured}");
+        }
         console.Write(t);
 
         var m = new Table().Title("Energy meters").AddColumn("Meter").AddColumn("Status");

@@ -3,6 +3,10 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
+// ILGPU builds its kernel launchers in a dynamic assembly named "ILGPURuntime"; they must see the internal parameter
+// structs below. (Lead: one such attribute in PixelCost.Kernels.csproj can replace this at merge.)
+[assembly: InternalsVisibleTo("ILGPURuntime")]
+
 namespace PixelCost.Kernels.Ops;
 
 /// <summary>
@@ -47,6 +51,9 @@ internal sealed class DenoiseStepIlgpu
         _vector = acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             ArrayView<float>, ArrayView<float>, Params>(VectorKernel);
     }
+
+    /// <summary>The kernel the last <see cref="Run"/> enqueued (v2 falls back to v1 for unaligned views): for the ledger and tests.</summary>
+    public string LastKernel { get; private set; } = "";
 
     public static IReadOnlyList<string> Variants { get; } = ["ilgpu.v1-simt", "ilgpu.v2-f4"];
 
@@ -93,10 +100,13 @@ internal sealed class DenoiseStepIlgpu
         bool aligned = Aligned(x) && Aligned(u) && Aligned(cond) && Aligned(nz) && Aligned(h) && Aligned(y) && Aligned(a);
         bool wide = variant != 1 && aligned;
         long work = wide ? Math.Max(1, n / 4) : n;
-        // Enough groups to fill the device several times over; the grid-stride loop covers the rest.
-        long maxGroups = Math.Max(1, (long)_acc.NumMultiprocessors * (_acc.MaxNumThreadsPerMultiprocessor / GroupSize) * 4);
-        int groups = (int)Math.Clamp((work + GroupSize - 1) / GroupSize, 1, maxGroups);
-        var config = new KernelConfig(groups, GroupSize);
+        // Small calls get one group of whole warps (no idle warps); large ones enough 256-thread groups to fill the
+        // device several times over, the grid-stride loop covering the rest.
+        int group = (int)Math.Min(GroupSize, (work + 31) / 32 * 32);
+        long maxGroups = Math.Max(1, (long)_acc.NumMultiprocessors * Math.Max(1, _acc.MaxNumThreadsPerMultiprocessor / GroupSize) * 4);
+        int groups = (int)Math.Clamp((work + group - 1) / group, 1, maxGroups);
+        var config = new KernelConfig(groups, group);
+        LastKernel = Variants[wide ? 1 : 0];
         if (wide) _vector(stream, config, x, u, cond, nz, h, y, a, p);
         else _scalar(stream, config, x, u, cond, nz, h, y, a, p);
     }

@@ -1,5 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using PixelCost.Kernels.Ilgpu;
 using PixelCost.Kernels.Ops;
 using PixelCost.Tests;
 using Xunit;
@@ -103,5 +105,36 @@ public class DenoiseStepIlgpuTests : IClassFixture<IlgpuCpuFixture>
         Assert.Equal(["ilgpu.v1-simt", "ilgpu.v2-f4"], DenoiseStepIlgpu.Variants);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => DenoiseStepIlgpu.VariantName(3, _f.Accelerator));
         Assert.Contains("denoise_step", e.Message);
+    }
+
+    /// <summary>
+    /// The same kernels on a CUDA device when ILGPU finds one (skipped otherwise): both variants, a latent-sized case
+    /// with guidance and every extra term, a tail, and a grid that must stride (4M elements). Same tolerance: the fp32
+    /// operations are the same up to FMA contraction, which the bound already allows.
+    /// </summary>
+    [SkippableFact]
+    public void CudaMatchesReference()
+    {
+        using var ctx = IlgpuContexts.CreateContext();
+        Skip.If(ctx.GetCudaDevices().Count == 0, "no CUDA device visible to ILGPU");
+        using var acc = ctx.GetCudaDevice(0).CreateAccelerator(ctx);
+        var k = new DenoiseStepIlgpu(acc);
+        var full = new DenoiseOptions(true, true, true, DenoiseAux.X0);
+        foreach (var (n, o) in new[] { (2 * 4 * 64 * 64, full), (4 * 128 * 128 + 3, full), (1 << 22, full), (1000, new DenoiseOptions(false, false, false, DenoiseAux.Guided)) })
+            foreach (int variant in new[] { 1, 2 })
+            {
+                var c = new DenoiseCase(n, o, n + variant);
+                var (want, wantAux) = c.Reference();
+                using var x = acc.Allocate1D(c.X); using var m = acc.Allocate1D(c.M);
+                using var nz = acc.Allocate1D(o.Noise ? c.Noise : [0f]); using var h = acc.Allocate1D(o.Hist ? c.Hist : [0f]);
+                using var y = acc.Allocate1D<float>(n); using var aux = acc.Allocate1D<float>(n);
+                k.Run(acc.DefaultStream, x.View, m.View, o.Noise ? nz.View : default, o.Hist ? h.View : default, y.View,
+                    o.Aux != null ? aux.View : default, o.Coefficients, variant);
+                acc.Synchronize();
+                var (atol, rtol) = DenoiseStepIlgpu.Tolerance(variant);
+                string what = $"cuda {k.LastKernel} n={n} {o}";
+                Close.All(want, Host(y.View), atol, rtol, null, what + " out");
+                if (o.Aux != null) Close.All(wantAux, Host(aux.View), atol, rtol, null, what + " aux");
+            }
     }
 }

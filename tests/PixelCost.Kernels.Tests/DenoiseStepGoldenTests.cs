@@ -1,13 +1,11 @@
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Runtime.Safetensors;
 using PixelCost.Tests;
 using Xunit;
 
 namespace PixelCost.Kernels.Tests;
 
-// Inside PixelCost.Kernels.*, a bare `Ops` names the namespace PixelCost.Kernels.Ops; this alias names the class.
-using Ops = PixelCost.Kernels.Ops.Ops;
+// Inside PixelCost.Kernels.*, a bare `Ops` names the namespace PixelCost.Kernels; this alias names the class.
 
 /// <summary>
 /// The coefficient mapping of <see cref="DenoiseCoefficients"/> checked against diffusers: the scheduler trajectories in

@@ -149,5 +149,12 @@ internal sealed class CpuKernels(CpuAccelerator cpu) : IOpKernels
             else GlueCpu.Timestep(t, y, flipSinToCos, downscaleFreqShift, maxPeriod);
         });
 
+    public KernelLaunch DenoiseStep(Tensor x, Tensor modelOut, Tensor y, DenoiseCoefficients c, Tensor? noise, Tensor? hist, Tensor? aux, int variant) =>
+        new(DenoiseStepCpu.VariantName(variant, cpu), () =>
+        {
+            if (variant == 1) DenoiseStepReference.Step<F32>(F(x), F(modelOut), FOrEmpty(noise), FOrEmpty(hist), F(y), FOrEmpty(aux), c);
+            else DenoiseStepCpu.Step(cpu, x, modelOut, noise, hist, y, aux, c);
+        });
+
     public KernelLaunch Copy(Tensor src, Tensor dst) => new("cpu.v1-strided", () => CopyCpu.Run(cpu, src, dst));
 }

@@ -27,6 +27,16 @@ internal sealed partial class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
 
     private NotSupportedException Missing(string op) => new($"{op}: no ILGPU kernel for this op yet (accelerator {acc.Id}); run it on cpu");
 
+    /// <summary>An absent optional tensor is an empty view.</summary>
+    private static ArrayView<float> ViewOrEmpty(Tensor? t) => t is null ? default : t.F32View();
+
+    public KernelLaunch DenoiseStep(Tensor x, Tensor modelOut, Tensor y, DenoiseCoefficients c, Tensor? noise, Tensor? hist, Tensor? aux, int variant)
+    {
+        var k = Get(a => new DenoiseStepIlgpu(a));
+        ArrayView<float> vx = x.F32View(), vm = modelOut.F32View(), vn = ViewOrEmpty(noise), vh = ViewOrEmpty(hist), vy = y.F32View(), va = ViewOrEmpty(aux);
+        return new(k.KernelName(vx, vm, vn, vh, vy, va, variant), () => k.Run(Stream, vx, vm, vn, vh, vy, va, c, variant));
+    }
+
     public KernelLaunch Copy(Tensor src, Tensor dst)
     {
         var k = Get(a => new CopyIlgpu(a));

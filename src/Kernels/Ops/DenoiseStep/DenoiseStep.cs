@@ -1,7 +1,4 @@
-using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Reference;
-
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 public static partial class Ops
 {
@@ -15,20 +12,10 @@ public static partial class Ops
         Tensor? noise = null, Tensor? hist = null, Tensor? aux = null, int variant = 0)
     {
         const string op = DenoiseStepSpec.Op;
+        CheckTensors(op, acc, ("x", x), ("modelOut", modelOut), ("y", y), ("noise", noise), ("hist", hist), ("aux", aux));
         DenoiseStepSpec.Validate(x, modelOut, noise, hist, y, aux, c);
-        if (acc is not CpuAccelerator cpu) throw Unsupported(op, acc);
-        string name = DenoiseStepCpu.VariantName(variant, cpu);
         string shape = $"x{x.ShapeString} m{modelOut.ShapeString}{(noise != null ? " +noise" : "")}{(hist != null ? " +hist" : "")}" +
             (aux != null ? $" aux:{c.AuxKind}" : "");
-        acc.Launch(op, name, shape, DenoiseStepSpec.Cost(x, modelOut, noise, hist, aux, c), () =>
-        {
-            if (variant == 1)
-                DenoiseStepReference.Step<F32>(ActivationsCpu.AsF32(x), ActivationsCpu.AsF32(modelOut),
-                    noise == null ? default : ActivationsCpu.AsF32(noise), hist == null ? default : ActivationsCpu.AsF32(hist),
-                    ActivationsCpu.AsF32(y), aux == null ? default : ActivationsCpu.AsF32(aux), c);
-            else DenoiseStepCpu.Step(cpu, x, modelOut, noise, hist, y, aux, c);
-        });
-        // Kernels work on raw pointers: keep the tensors (whose finalizers free the memory) alive until done.
-        GC.KeepAlive(x); GC.KeepAlive(modelOut); GC.KeepAlive(noise); GC.KeepAlive(hist); GC.KeepAlive(y); GC.KeepAlive(aux);
+        acc.Launch(op, shape, DenoiseStepSpec.Cost(x, modelOut, noise, hist, aux, c), acc.Kernels.DenoiseStep(x, modelOut, y, c, noise, hist, aux, variant));
     }
 }

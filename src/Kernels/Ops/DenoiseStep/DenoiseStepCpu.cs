@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using PixelCost.Kernels.Cpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// CPU denoise step. Variants: 1 — the scalar reference (fp32, one thread); 2 — one SIMD pass over the latent (default):
@@ -14,8 +14,8 @@ internal static unsafe class DenoiseStepCpu
 {
     public static string VariantName(int variant, CpuAccelerator? cpu = null) => variant switch
     {
-        0 or 2 => cpu is { UseVector512: true } ? "2-simd-threads-v512" : "2-simd-threads",
-        1 => "1-reference",
+        0 or 2 => cpu is { UseVector512: true } ? "cpu.v2-simd-threads-v512" : "cpu.v2-simd-threads",
+        1 => "cpu.v1-reference",
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, $"{DenoiseStepSpec.Op}: variants are 0 (default), 1 (reference), 2 (simd)"),
     };
 

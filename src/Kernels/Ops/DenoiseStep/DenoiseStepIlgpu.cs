@@ -5,9 +5,8 @@ using ILGPU.Runtime;
 
 // ILGPU builds its kernel launchers in a dynamic assembly named "ILGPURuntime"; they must see the internal parameter
 // structs below. (Lead: one such attribute in PixelCost.Kernels.csproj can replace this at merge.)
-[assembly: InternalsVisibleTo("ILGPURuntime")]
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU denoise step (the formula: <see cref="DenoiseCoefficients"/>). A streaming op: each element is read once from
@@ -53,8 +52,21 @@ internal sealed class DenoiseStepIlgpu
             ArrayView<float>, ArrayView<float>, Params>(VectorKernel);
     }
 
-    /// <summary>The kernel the last <see cref="Run"/> enqueued (v2 falls back to v1 for unaligned views): for the ledger and tests.</summary>
+    /// <summary>The kernel the last <see cref="Run"/> enqueued (v2 falls back to v1 for unaligned views).</summary>
     public string LastKernel { get; private set; } = "";
+
+    /// <summary>The kernel <see cref="Run"/> will enqueue for these views (v2 needs every view 16-byte aligned; otherwise
+    /// v1 runs): what the ledger records.</summary>
+    public string KernelName(ArrayView<float> x, ArrayView<float> modelOut, ArrayView<float> noise, ArrayView<float> hist,
+        ArrayView<float> y, ArrayView<float> aux, int variant)
+    {
+        VariantName(variant, _acc);
+        long n = x.Length;
+        bool guidance = modelOut.Length == 2 * n;
+        var cond = guidance ? modelOut.SubView(n, n) : x;
+        bool aligned = Aligned(x) && Aligned(modelOut.SubView(0, n)) && Aligned(cond) && Aligned(noise) && Aligned(hist) && Aligned(y) && Aligned(aux);
+        return Variants[variant != 1 && aligned ? 1 : 0];
+    }
 
     public static IReadOnlyList<string> Variants { get; } = ["ilgpu.v1-simt", "ilgpu.v2-f4"];
 

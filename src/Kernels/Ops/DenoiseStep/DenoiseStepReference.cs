@@ -1,6 +1,6 @@
 using PixelCost.Kernels.Reference;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>The definition of the fused denoise step: scalar, naive, generic over the arithmetic type.</summary>
 public static class DenoiseStepReference

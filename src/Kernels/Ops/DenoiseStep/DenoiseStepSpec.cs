@@ -1,4 +1,4 @@
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>What the optional second output <c>aux</c> of the denoise step receives.</summary>
 public enum DenoiseAux

@@ -56,7 +56,7 @@ public static class Accelerators
     private static IAccelerator OpenCuda(int index)
     {
         try { return IlgpuAccelerator.CreateCuda(index); }
-        catch (InvalidOperationException e) { throw new CliException($"--accelerator cuda:{index}: {e.Message}"); }
+        catch (AcceleratorUnavailableException e) { throw new CliException($"--accelerator cuda:{index}: {e.Message}"); }
     }
 
     /// <summary>How many CUDA devices there are, or 0 and why.</summary>

@@ -5,7 +5,8 @@ public static class Cli
 {
     /// <summary>Exceptions that describe bad input or the environment, shown as one line instead of a stack trace.</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or IOException or UnauthorizedAccessException
-        or OutOfMemoryException or NotSupportedException or InvalidDataException or OverflowException or CliException;
+        or OutOfMemoryException or NotSupportedException or InvalidDataException or OverflowException or CliException
+        or PixelCost.Kernels.AcceleratorUnavailableException;
 
     /// <summary>The `--simd` option shared by the commands that run kernels.</summary>
     public static System.CommandLine.Option<string> SimdOption() => new("--simd")

@@ -97,3 +97,10 @@ public static class AcceleratorExtensions
             throw new ArgumentException($"{what} of {count} {typeof(T).Name} ({bytes:N0} bytes) does not match tensor {t.ShapeString} of {t.DType} ({t.Bytes:N0} bytes)");
     }
 }
+
+/// <summary>
+/// An accelerator could not do what was asked for reasons outside the caller's arguments: no driver, no such device, a
+/// driver too old, a kernel that failed to compile or launch. The message names the accelerator (and the op). The CLI
+/// shows it as one line; CPU work is unaffected.
+/// </summary>
+public sealed class AcceleratorUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -465,7 +465,7 @@ internal static class KernelBench
             setup.Launch(variant);
             return acc.Ledger.Entries.LastOrDefault()?.Variant;
         }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException or AcceleratorUnavailableException)
         {
             return null;
         }
@@ -517,7 +517,7 @@ internal static class KernelBench
             }
             return rows;
         }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or OutOfMemoryException or InvalidOperationException or AcceleratorUnavailableException)
         {
             // e.g. --variant 3 for an op that has no variant 3: say so and go on with the other rows.
             stderr.WriteLine($"pixelcost: skipped {key}: {e.Message}");

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using PixelCost.Harness.Energy;
+using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Ilgpu;
 using Spectre.Console;
@@ -126,7 +127,7 @@ public static class DevicesCommand
                     var r = GpuPeak.Measure(acc.Device, TimeSpan.FromSeconds(seconds));
                     (flops, triad) = (r.Gflops * 1e9, r.TriadGBps * 1e9);
                 }
-                catch (Exception e) when (e is InvalidOperationException or ILGPU.Runtime.AcceleratorException or OutOfMemoryException)
+                catch (Exception e) when (e is AcceleratorUnavailableException or ILGPU.Runtime.AcceleratorException or OutOfMemoryException)
                 {
                     why = e.Message;
                 }

@@ -43,21 +43,21 @@ public sealed class IlgpuAccelerator : IAccelerator
         catch { ctx.Dispose(); throw; }
     }
 
-    /// <summary>CUDA device <paramref name="index"/>; throws an InvalidOperationException naming the device and why when
-    /// there is no driver or no such device.</summary>
+    /// <summary>CUDA device <paramref name="index"/>; throws an <see cref="AcceleratorUnavailableException"/> naming the
+    /// device and why when there is no driver or no such device.</summary>
     public static IlgpuAccelerator CreateCuda(int index = 0)
     {
         Context ctx;
         try { ctx = IlgpuContexts.CreateCudaContext(); }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException or EntryPointNotFoundException)
         {
-            throw new InvalidOperationException($"cuda:{index}: the CUDA driver could not be loaded ({Innermost(e).Message})", e);
+            throw new AcceleratorUnavailableException($"cuda:{index}: the CUDA driver could not be loaded ({Innermost(e).Message})", e);
         }
         try
         {
             var devices = ctx.GetCudaDevices();
             if (index < 0 || index >= devices.Count)
-                throw new InvalidOperationException($"cuda:{index}: no such CUDA device ({devices.Count} found)");
+                throw new AcceleratorUnavailableException($"cuda:{index}: no such CUDA device ({devices.Count} found; {CudaDevices.Probe().Reason ?? "the driver lists fewer"})");
             return new IlgpuAccelerator(ctx, true, devices[index], $"cuda:{index}");
         }
         catch { ctx.Dispose(); throw; }
@@ -164,7 +164,7 @@ public sealed class IlgpuAccelerator : IAccelerator
         try { kernel.Run(); }
         catch (Exception e) when (e is AcceleratorException or InternalCompilerException or NotSupportedException && e is not PlatformNotSupportedException)
         {
-            throw new InvalidOperationException($"{op}: kernel {kernel.Variant} failed on {Id}: {e.Message}", e);
+            throw new AcceleratorUnavailableException($"{op}: kernel {kernel.Variant} failed on {Id}: {e.Message}", e);
         }
     }
 

@@ -18,7 +18,13 @@ internal sealed partial class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
     {
         lock (_lock)
         {
-            if (!_loaded.TryGetValue(typeof(T), out var k)) _loaded[typeof(T)] = k = create(acc.Device);
+            if (_loaded.TryGetValue(typeof(T), out var k)) return (T)k;
+            try { k = create(acc.Device); }
+            catch (Exception e) when (e is InternalCompilerException or AcceleratorException or NotSupportedException or InvalidOperationException)
+            {
+                throw new AcceleratorUnavailableException($"{typeof(T).Name}: kernels failed to compile or load on {acc.Id}: {e.Message}", e);
+            }
+            _loaded[typeof(T)] = k;
             return (T)k;
         }
     }

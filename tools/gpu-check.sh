@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU check, in two halves (the GPU machine has no .NET):
+#   bash tools/gpu-check.sh publish   # here: a self-contained pixelcost into .gpu/bin (~41 MB; not trimmed: ILGPU reads the kernels' IL)
+#   bash tools/gpu-check.sh run       # on the GPU machine, in the repository root, with .gpu/ carried over:
+#                                     # devices, verify on cuda, bench on cuda with the cuBLAS baseline, compare cpu vs cuda,
+#                                     # NVML reading; JSON results and logs into $OUT (or ./gpu-results)
+# Through the device tool: run(command="bash tools/gpu-check.sh run", carry=[".gpu"], timeout_s=540).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+  publish)
+    exec dotnet publish src/Harness -c Release -r linux-x64 --self-contained \
+      -p:PublishSingleFile=true -p:EnableCompressionInSingleFile=true -o .gpu/bin
+    ;;
+  run) ;;
+  *) echo "usage: bash tools/gpu-check.sh publish|run" >&2; exit 2 ;;
+esac
+
+bin=.gpu/bin/pixelcost
+[ -x "$bin" ] || { echo "gpu-check: $bin missing: run 'bash tools/gpu-check.sh publish' first and carry .gpu" >&2; exit 2; }
+out="${OUT:-gpu-results}"
+mkdir -p "$out"
+# .NET's single-file host extracts native parts here; the GPU machine's home may be read-only.
+export DOTNET_BUNDLE_EXTRACT_BASE_DIR="${TMPDIR:-/tmp}/pixelcost-bundle"
+status=0
+
+step() {  # step NAME SECONDS COMMAND...: stdout → NAME.json (or .txt), stderr → NAME.log, exit code recorded
+  local name=$1 limit=$2; shift 2
+  local ext=json; case " $* " in *" --json "*) ;; *) ext=txt ;; esac
+  local t0=$(date +%s%N)
+  timeout "$limit" "$@" >"$out/$name.$ext" 2>"$out/$name.log"; local rc=$?
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  printf '%-16s rc=%-3s %6d ms  %s\n' "$name" "$rc" "$ms" "$*" | tee -a "$out/summary.txt"
+  [ "$rc" = 0 ] || status=1
+}
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit,clocks.max.sm --format=csv 2>&1 || true; } > "$out/nvidia-smi.txt"
+step devices        90 "$bin" devices --json
+step verify-cuda   180 "$bin" verify --accelerator cuda --json
+step bench-cuda    240 "$bin" bench kernels --accelerator cuda --baseline cublas --min-time 0.3 --json
+step bench-gemm-tc 120 "$bin" bench kernels --accelerator cuda --baseline cublas --filter "gemm*8192*" --min-time 0.5 --json
+step compare       240 "$bin" compare --min-time 0.2 --json
+step bench-table    60 "$bin" bench kernels --accelerator cuda --filter "*attention*" --min-time 0.2
+echo "gpu-check: results in $out (summary.txt)"
+exit $status

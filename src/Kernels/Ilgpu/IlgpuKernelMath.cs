@@ -11,16 +11,26 @@ namespace PixelCost.Kernels.Ilgpu;
 /// </summary>
 internal static class IlgpuGrid
 {
-    /// <summary>Threads per group: 256 (the cap of the simulated CPU device and a good occupancy point on CUDA).</summary>
-    public static int GroupSize(Accelerator acc) => Math.Min(256, acc.MaxNumThreadsPerGroup);
+    /// <summary>
+    /// Threads per group: 256 on a GPU (a good occupancy point); 64 on ILGPU's CPU accelerator, which simulates every
+    /// thread of a group with its own OS thread, so each barrier and shuffle costs a rendezvous of all of them.
+    /// </summary>
+    public static int GroupSize(Accelerator acc) =>
+        Math.Min(acc.AcceleratorType == AcceleratorType.CPU ? 64 : 256, acc.MaxNumThreadsPerGroup);
 
-    /// <summary>A 1-D grid for <paramref name="work"/> independent items handled by a grid-stride loop.</summary>
-    public static KernelConfig Strided(Accelerator acc, long work)
+    /// <summary>Groups that keep every multiprocessor busy 4 times over (enough in flight to hide memory latency).</summary>
+    public static int MaxGroups(Accelerator acc, int group) =>
+        Math.Max(1, acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / group) * 4);
+
+    /// <summary>
+    /// A 1-D grid for <paramref name="work"/> independent items (one per thread) handled by a grid-stride loop;
+    /// <paramref name="maxGroups"/> &gt; 0 caps the grid lower (tests use it to exercise the stride loop on small data).
+    /// </summary>
+    public static KernelConfig Strided(Accelerator acc, long work, int maxGroups = 0)
     {
         int group = GroupSize(acc);
         long wanted = Math.Max(1, (work + group - 1) / group);
-        // 4 waves of full multiprocessors: enough groups in flight to hide memory latency on every SM.
-        long cap = Math.Max(1L, (long)acc.NumMultiprocessors * Math.Max(1, acc.MaxNumThreadsPerMultiprocessor / group) * 4);
+        int cap = maxGroups > 0 ? Math.Min(maxGroups, MaxGroups(acc, group)) : MaxGroups(acc, group);
         return new KernelConfig((int)Math.Min(wanted, cap), group);
     }
 }

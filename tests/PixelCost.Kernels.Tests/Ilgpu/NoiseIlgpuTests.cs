@@ -11,7 +11,7 @@ namespace PixelCost.Kernels.Tests.Ilgpu;
 public class NoiseIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
 {
     private static readonly Dictionary<Accelerator, NoiseIlgpu> Cache = [];
-    private NoiseIlgpu K { get { lock (Cache) { if (!Cache.TryGetValue(fx.Accelerator, out var k)) Cache[fx.Accelerator] = k = new NoiseIlgpu(fx.Accelerator); return k; } } }
+    private NoiseIlgpu K { get { lock (Cache) { if (!Cache.TryGetValue(fx.Accelerator, out var k)) Cache[fx.Accelerator] = k = new NoiseIlgpu(fx.Accelerator) { MaxGroups = 2 }; return k; } } }
 
     private static void KatKernel(Index1D i, ArrayView<uint> cin, ArrayView<uint> o)
     {

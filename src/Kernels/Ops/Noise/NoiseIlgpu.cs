@@ -25,6 +25,9 @@ internal sealed class NoiseIlgpu
         _gaussian = acc.LoadKernel<ArrayView<float>, ulong, ulong, float, float>(GaussianKernel);
     }
 
+    /// <summary>Caps the grid when &gt; 0 (tests: exercises the grid-stride loop on small data).</summary>
+    internal int MaxGroups { get; set; }
+
     public static IReadOnlyList<string> Variants { get; } = ["ilgpu.v1-simt"];
 
     public static string VariantName(int variant, Accelerator acc) => variant switch
@@ -46,7 +49,7 @@ internal sealed class NoiseIlgpu
     {
         VariantName(variant, _acc);
         if (y.Length == 0) return;
-        _uniform(stream, IlgpuGrid.Strided(_acc, (y.Length + 3) / 4), y, seed, noiseStream);
+        _uniform(stream, IlgpuGrid.Strided(_acc, (y.Length + 3) / 4, MaxGroups), y, seed, noiseStream);
     }
 
     /// <summary>y[i] = mean + std·z_i, Box–Muller pairs (2p, 2p+1): as <see cref="NoiseCpu.Gaussian"/>.</summary>
@@ -54,7 +57,7 @@ internal sealed class NoiseIlgpu
     {
         VariantName(variant, _acc);
         if (y.Length == 0) return;
-        _gaussian(stream, IlgpuGrid.Strided(_acc, (y.Length + 3) / 4), y, seed, noiseStream, mean, std);
+        _gaussian(stream, IlgpuGrid.Strided(_acc, (y.Length + 3) / 4, MaxGroups), y, seed, noiseStream, mean, std);
     }
 
     /// <summary>The four words of a Philox-4x32-10 block.</summary>

@@ -39,7 +39,7 @@ internal sealed class GroupNormIlgpu
     /// <summary>
     /// fp32 sums of m = (C/G)·S values in ~m/256 sequential steps per thread plus a 13-level tree: the mean and
     /// variance are off by ≲ (m/256 + 13)·2⁻²⁴ relative, the normalised values (|v| ≲ 5 for these inputs) by a few
-    /// 1e-7; ×gamma, +beta, SiLU (XMath.Exp: ex2.approx on CUDA) add a few ulp: atol 2e-5, rtol 2e-5.
+    /// 1e-7; ×gamma, +beta, SiLU (IlgpuKernelMath.Exp, a few ulp) add a few ulp: atol 2e-5, rtol 2e-5.
     /// </summary>
     public static (double Atol, double Rtol) Tolerance(int variant) => (2e-5, 2e-5);
 

@@ -11,6 +11,10 @@ namespace PixelCost.Kernels.Ops.Noise;
 /// reference (integer Philox, exact int→float and power-of-two scale). Gaussian: Box–Muller on lanes (0,1) and (2,3)
 /// with the CPU v3 log and sin/cos polynomials ported to scalar (<see cref="IlgpuKernelMath"/>).</item>
 /// </list>
+/// Gaussian vs the CPU op: on ILGPU's CPU device the polynomials run unfused (≤ 8·std·2⁻²⁴ apart, measured 6.0); on
+/// CUDA ptxas contracts ILGPU's mul.f32 + add.f32 into FMAs, as the CPU's polynomials are written, but it may also
+/// contract mean + std·(r·cos), which the CPU rounds twice: expect equality there up to ~1 ulp, not bit for bit.
+/// (Not yet run on a GPU: no device was lent to this task; ElementwisePtxTests checks the PTX compiles.)
 /// </summary>
 internal sealed class NoiseIlgpu
 {

@@ -50,8 +50,9 @@ def kernel(nc):
     w("                for (int e = 0; e < dims; e++)")
     w("                {")
     w("                    float qv = sQ[sr * 33 + e];")
+    w(f"                    var ke = sK.SubView(sj * 33 + e, {BKEYS * 33} - sj * 33 - e);   // constant offsets below")
     for u in range(4):
-        w(f"                    s{u} += qv * sK[(sj + {8 * u}) * 33 + e];")
+        w(f"                    s{u} += qv * ke[{8 * 33 * u}];")
     w("                }")
     w("                Group.Barrier();")
     w("            }")
@@ -70,8 +71,9 @@ def kernel(nc):
         w("                for (int j = 0; j < keys; j++)")
         w("                {")
         w("                    float vj = v[vp + (long)j * p.C];")
+        w(f"                    var pj = sS.SubView(j, {BQ * 33} - j);   // probabilities of key j at constant offsets")
         for r in range(BQ):
-            w(f"                    o{c}_{r} += sS[{r * 33} + j] * vj;")
+            w(f"                    o{c}_{r} += pj[{r * 33}] * vj;")
         w("                }")
         w("            }")
     w("            Group.Barrier();")

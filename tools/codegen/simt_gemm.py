@@ -37,6 +37,10 @@ def kernel(name, tm, tn, bk, conv):
     w(f"        var sa = SharedMemory.Allocate<float>({bk * bm});")
     w(f"        var sb = SharedMemory.Allocate<float>({bk * bn});")
     w("        int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;")
+    w("        // Views starting at this thread's row/column lane: every read below is at a constant offset from them,")
+    w("        // which the PTX backend folds into the load's address (no per-load index arithmetic).")
+    w(f"        var sat = sa.SubView(ty, {bk * bm} - ty);")
+    w(f"        var sbt = sb.SubView(tx, {bk * bn} - tx);")
     w(f"        int n0 = Grid.IdxX * {bn}, m0 = Grid.IdxY * {bm}, z = Grid.IdxZ;")
     w("        int zo = z / p.Inner, zi = z - zo * p.Inner;")
     if conv:
@@ -59,9 +63,9 @@ def kernel(name, tm, tn, bk, conv):
         w(f"            // k = k0 + {kk}")
         w("            {")
         for i in range(tm):
-            w(f"                float a{i} = sa[{kk * bm + 16 * i} + ty];")
+            w(f"                float a{i} = sat[{kk * bm + 16 * i}];")
         for j in range(tn):
-            w(f"                float b{j} = sb[{kk * bn + 16 * j} + tx];")
+            w(f"                float b{j} = sbt[{kk * bn + 16 * j}];")
         for i in range(tm):
             w("                " + " ".join(f"c{i}_{j} += a{i} * b{j};" for j in range(tn)))
         w("            }")

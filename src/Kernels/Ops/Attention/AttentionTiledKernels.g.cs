@@ -34,10 +34,11 @@ internal static partial class AttentionTiledKernels
                 for (int e = 0; e < dims; e++)
                 {
                     float qv = sQ[sr * 33 + e];
-                    s0 += qv * sK[(sj + 0) * 33 + e];
-                    s1 += qv * sK[(sj + 8) * 33 + e];
-                    s2 += qv * sK[(sj + 16) * 33 + e];
-                    s3 += qv * sK[(sj + 24) * 33 + e];
+                    var ke = sK.SubView(sj * 33 + e, 1056 - sj * 33 - e);   // constant offsets below
+                    s0 += qv * ke[0];
+                    s1 += qv * ke[264];
+                    s2 += qv * ke[528];
+                    s3 += qv * ke[792];
                 }
                 Group.Barrier();
             }
@@ -71,22 +72,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o0_0 += sS[0 + j] * vj;
-                    o0_1 += sS[33 + j] * vj;
-                    o0_2 += sS[66 + j] * vj;
-                    o0_3 += sS[99 + j] * vj;
-                    o0_4 += sS[132 + j] * vj;
-                    o0_5 += sS[165 + j] * vj;
-                    o0_6 += sS[198 + j] * vj;
-                    o0_7 += sS[231 + j] * vj;
-                    o0_8 += sS[264 + j] * vj;
-                    o0_9 += sS[297 + j] * vj;
-                    o0_10 += sS[330 + j] * vj;
-                    o0_11 += sS[363 + j] * vj;
-                    o0_12 += sS[396 + j] * vj;
-                    o0_13 += sS[429 + j] * vj;
-                    o0_14 += sS[462 + j] * vj;
-                    o0_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o0_0 += pj[0] * vj;
+                    o0_1 += pj[33] * vj;
+                    o0_2 += pj[66] * vj;
+                    o0_3 += pj[99] * vj;
+                    o0_4 += pj[132] * vj;
+                    o0_5 += pj[165] * vj;
+                    o0_6 += pj[198] * vj;
+                    o0_7 += pj[231] * vj;
+                    o0_8 += pj[264] * vj;
+                    o0_9 += pj[297] * vj;
+                    o0_10 += pj[330] * vj;
+                    o0_11 += pj[363] * vj;
+                    o0_12 += pj[396] * vj;
+                    o0_13 += pj[429] * vj;
+                    o0_14 += pj[462] * vj;
+                    o0_15 += pj[495] * vj;
                 }
             }
             Group.Barrier();
@@ -142,10 +144,11 @@ internal static partial class AttentionTiledKernels
                 for (int e = 0; e < dims; e++)
                 {
                     float qv = sQ[sr * 33 + e];
-                    s0 += qv * sK[(sj + 0) * 33 + e];
-                    s1 += qv * sK[(sj + 8) * 33 + e];
-                    s2 += qv * sK[(sj + 16) * 33 + e];
-                    s3 += qv * sK[(sj + 24) * 33 + e];
+                    var ke = sK.SubView(sj * 33 + e, 1056 - sj * 33 - e);   // constant offsets below
+                    s0 += qv * ke[0];
+                    s1 += qv * ke[264];
+                    s2 += qv * ke[528];
+                    s3 += qv * ke[792];
                 }
                 Group.Barrier();
             }
@@ -179,22 +182,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o0_0 += sS[0 + j] * vj;
-                    o0_1 += sS[33 + j] * vj;
-                    o0_2 += sS[66 + j] * vj;
-                    o0_3 += sS[99 + j] * vj;
-                    o0_4 += sS[132 + j] * vj;
-                    o0_5 += sS[165 + j] * vj;
-                    o0_6 += sS[198 + j] * vj;
-                    o0_7 += sS[231 + j] * vj;
-                    o0_8 += sS[264 + j] * vj;
-                    o0_9 += sS[297 + j] * vj;
-                    o0_10 += sS[330 + j] * vj;
-                    o0_11 += sS[363 + j] * vj;
-                    o0_12 += sS[396 + j] * vj;
-                    o0_13 += sS[429 + j] * vj;
-                    o0_14 += sS[462 + j] * vj;
-                    o0_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o0_0 += pj[0] * vj;
+                    o0_1 += pj[33] * vj;
+                    o0_2 += pj[66] * vj;
+                    o0_3 += pj[99] * vj;
+                    o0_4 += pj[132] * vj;
+                    o0_5 += pj[165] * vj;
+                    o0_6 += pj[198] * vj;
+                    o0_7 += pj[231] * vj;
+                    o0_8 += pj[264] * vj;
+                    o0_9 += pj[297] * vj;
+                    o0_10 += pj[330] * vj;
+                    o0_11 += pj[363] * vj;
+                    o0_12 += pj[396] * vj;
+                    o0_13 += pj[429] * vj;
+                    o0_14 += pj[462] * vj;
+                    o0_15 += pj[495] * vj;
                 }
             }
             if (d1 < p.D)
@@ -220,22 +224,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o1_0 += sS[0 + j] * vj;
-                    o1_1 += sS[33 + j] * vj;
-                    o1_2 += sS[66 + j] * vj;
-                    o1_3 += sS[99 + j] * vj;
-                    o1_4 += sS[132 + j] * vj;
-                    o1_5 += sS[165 + j] * vj;
-                    o1_6 += sS[198 + j] * vj;
-                    o1_7 += sS[231 + j] * vj;
-                    o1_8 += sS[264 + j] * vj;
-                    o1_9 += sS[297 + j] * vj;
-                    o1_10 += sS[330 + j] * vj;
-                    o1_11 += sS[363 + j] * vj;
-                    o1_12 += sS[396 + j] * vj;
-                    o1_13 += sS[429 + j] * vj;
-                    o1_14 += sS[462 + j] * vj;
-                    o1_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o1_0 += pj[0] * vj;
+                    o1_1 += pj[33] * vj;
+                    o1_2 += pj[66] * vj;
+                    o1_3 += pj[99] * vj;
+                    o1_4 += pj[132] * vj;
+                    o1_5 += pj[165] * vj;
+                    o1_6 += pj[198] * vj;
+                    o1_7 += pj[231] * vj;
+                    o1_8 += pj[264] * vj;
+                    o1_9 += pj[297] * vj;
+                    o1_10 += pj[330] * vj;
+                    o1_11 += pj[363] * vj;
+                    o1_12 += pj[396] * vj;
+                    o1_13 += pj[429] * vj;
+                    o1_14 += pj[462] * vj;
+                    o1_15 += pj[495] * vj;
                 }
             }
             Group.Barrier();
@@ -314,10 +319,11 @@ internal static partial class AttentionTiledKernels
                 for (int e = 0; e < dims; e++)
                 {
                     float qv = sQ[sr * 33 + e];
-                    s0 += qv * sK[(sj + 0) * 33 + e];
-                    s1 += qv * sK[(sj + 8) * 33 + e];
-                    s2 += qv * sK[(sj + 16) * 33 + e];
-                    s3 += qv * sK[(sj + 24) * 33 + e];
+                    var ke = sK.SubView(sj * 33 + e, 1056 - sj * 33 - e);   // constant offsets below
+                    s0 += qv * ke[0];
+                    s1 += qv * ke[264];
+                    s2 += qv * ke[528];
+                    s3 += qv * ke[792];
                 }
                 Group.Barrier();
             }
@@ -351,22 +357,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o0_0 += sS[0 + j] * vj;
-                    o0_1 += sS[33 + j] * vj;
-                    o0_2 += sS[66 + j] * vj;
-                    o0_3 += sS[99 + j] * vj;
-                    o0_4 += sS[132 + j] * vj;
-                    o0_5 += sS[165 + j] * vj;
-                    o0_6 += sS[198 + j] * vj;
-                    o0_7 += sS[231 + j] * vj;
-                    o0_8 += sS[264 + j] * vj;
-                    o0_9 += sS[297 + j] * vj;
-                    o0_10 += sS[330 + j] * vj;
-                    o0_11 += sS[363 + j] * vj;
-                    o0_12 += sS[396 + j] * vj;
-                    o0_13 += sS[429 + j] * vj;
-                    o0_14 += sS[462 + j] * vj;
-                    o0_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o0_0 += pj[0] * vj;
+                    o0_1 += pj[33] * vj;
+                    o0_2 += pj[66] * vj;
+                    o0_3 += pj[99] * vj;
+                    o0_4 += pj[132] * vj;
+                    o0_5 += pj[165] * vj;
+                    o0_6 += pj[198] * vj;
+                    o0_7 += pj[231] * vj;
+                    o0_8 += pj[264] * vj;
+                    o0_9 += pj[297] * vj;
+                    o0_10 += pj[330] * vj;
+                    o0_11 += pj[363] * vj;
+                    o0_12 += pj[396] * vj;
+                    o0_13 += pj[429] * vj;
+                    o0_14 += pj[462] * vj;
+                    o0_15 += pj[495] * vj;
                 }
             }
             if (d1 < p.D)
@@ -392,22 +399,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o1_0 += sS[0 + j] * vj;
-                    o1_1 += sS[33 + j] * vj;
-                    o1_2 += sS[66 + j] * vj;
-                    o1_3 += sS[99 + j] * vj;
-                    o1_4 += sS[132 + j] * vj;
-                    o1_5 += sS[165 + j] * vj;
-                    o1_6 += sS[198 + j] * vj;
-                    o1_7 += sS[231 + j] * vj;
-                    o1_8 += sS[264 + j] * vj;
-                    o1_9 += sS[297 + j] * vj;
-                    o1_10 += sS[330 + j] * vj;
-                    o1_11 += sS[363 + j] * vj;
-                    o1_12 += sS[396 + j] * vj;
-                    o1_13 += sS[429 + j] * vj;
-                    o1_14 += sS[462 + j] * vj;
-                    o1_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o1_0 += pj[0] * vj;
+                    o1_1 += pj[33] * vj;
+                    o1_2 += pj[66] * vj;
+                    o1_3 += pj[99] * vj;
+                    o1_4 += pj[132] * vj;
+                    o1_5 += pj[165] * vj;
+                    o1_6 += pj[198] * vj;
+                    o1_7 += pj[231] * vj;
+                    o1_8 += pj[264] * vj;
+                    o1_9 += pj[297] * vj;
+                    o1_10 += pj[330] * vj;
+                    o1_11 += pj[363] * vj;
+                    o1_12 += pj[396] * vj;
+                    o1_13 += pj[429] * vj;
+                    o1_14 += pj[462] * vj;
+                    o1_15 += pj[495] * vj;
                 }
             }
             if (d2 < p.D)
@@ -433,22 +441,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o2_0 += sS[0 + j] * vj;
-                    o2_1 += sS[33 + j] * vj;
-                    o2_2 += sS[66 + j] * vj;
-                    o2_3 += sS[99 + j] * vj;
-                    o2_4 += sS[132 + j] * vj;
-                    o2_5 += sS[165 + j] * vj;
-                    o2_6 += sS[198 + j] * vj;
-                    o2_7 += sS[231 + j] * vj;
-                    o2_8 += sS[264 + j] * vj;
-                    o2_9 += sS[297 + j] * vj;
-                    o2_10 += sS[330 + j] * vj;
-                    o2_11 += sS[363 + j] * vj;
-                    o2_12 += sS[396 + j] * vj;
-                    o2_13 += sS[429 + j] * vj;
-                    o2_14 += sS[462 + j] * vj;
-                    o2_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o2_0 += pj[0] * vj;
+                    o2_1 += pj[33] * vj;
+                    o2_2 += pj[66] * vj;
+                    o2_3 += pj[99] * vj;
+                    o2_4 += pj[132] * vj;
+                    o2_5 += pj[165] * vj;
+                    o2_6 += pj[198] * vj;
+                    o2_7 += pj[231] * vj;
+                    o2_8 += pj[264] * vj;
+                    o2_9 += pj[297] * vj;
+                    o2_10 += pj[330] * vj;
+                    o2_11 += pj[363] * vj;
+                    o2_12 += pj[396] * vj;
+                    o2_13 += pj[429] * vj;
+                    o2_14 += pj[462] * vj;
+                    o2_15 += pj[495] * vj;
                 }
             }
             if (d3 < p.D)
@@ -474,22 +483,23 @@ internal static partial class AttentionTiledKernels
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    o3_0 += sS[0 + j] * vj;
-                    o3_1 += sS[33 + j] * vj;
-                    o3_2 += sS[66 + j] * vj;
-                    o3_3 += sS[99 + j] * vj;
-                    o3_4 += sS[132 + j] * vj;
-                    o3_5 += sS[165 + j] * vj;
-                    o3_6 += sS[198 + j] * vj;
-                    o3_7 += sS[231 + j] * vj;
-                    o3_8 += sS[264 + j] * vj;
-                    o3_9 += sS[297 + j] * vj;
-                    o3_10 += sS[330 + j] * vj;
-                    o3_11 += sS[363 + j] * vj;
-                    o3_12 += sS[396 + j] * vj;
-                    o3_13 += sS[429 + j] * vj;
-                    o3_14 += sS[462 + j] * vj;
-                    o3_15 += sS[495 + j] * vj;
+                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    o3_0 += pj[0] * vj;
+                    o3_1 += pj[33] * vj;
+                    o3_2 += pj[66] * vj;
+                    o3_3 += pj[99] * vj;
+                    o3_4 += pj[132] * vj;
+                    o3_5 += pj[165] * vj;
+                    o3_6 += pj[198] * vj;
+                    o3_7 += pj[231] * vj;
+                    o3_8 += pj[264] * vj;
+                    o3_9 += pj[297] * vj;
+                    o3_10 += pj[330] * vj;
+                    o3_11 += pj[363] * vj;
+                    o3_12 += pj[396] * vj;
+                    o3_13 += pj[429] * vj;
+                    o3_14 += pj[462] * vj;
+                    o3_15 += pj[495] * vj;
                 }
             }
             Group.Barrier();

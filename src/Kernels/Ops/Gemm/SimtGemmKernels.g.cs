@@ -11,6 +11,10 @@ internal static partial class SimtGemmKernels
         var sa = SharedMemory.Allocate<float>(1024);
         var sb = SharedMemory.Allocate<float>(1024);
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
+        // Views starting at this thread's row/column lane: every read below is at a constant offset from them,
+        // which the PTX backend folds into the load's address (no per-load index arithmetic).
+        var sat = sa.SubView(ty, 1024 - ty);
+        var sbt = sb.SubView(tx, 1024 - tx);
         int n0 = Grid.IdxX * 64, m0 = Grid.IdxY * 64, z = Grid.IdxZ;
         int zo = z / p.Inner, zi = z - zo * p.Inner;
         long offA = zo * p.A0 + zi * p.A1, offB = zo * p.B0 + zi * p.B1;
@@ -26,14 +30,14 @@ internal static partial class SimtGemmKernels
             Group.Barrier();
             // k = k0 + 0
             {
-                float a0 = sa[0 + ty];
-                float a1 = sa[16 + ty];
-                float a2 = sa[32 + ty];
-                float a3 = sa[48 + ty];
-                float b0 = sb[0 + tx];
-                float b1 = sb[16 + tx];
-                float b2 = sb[32 + tx];
-                float b3 = sb[48 + tx];
+                float a0 = sat[0];
+                float a1 = sat[16];
+                float a2 = sat[32];
+                float a3 = sat[48];
+                float b0 = sbt[0];
+                float b1 = sbt[16];
+                float b2 = sbt[32];
+                float b3 = sbt[48];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -41,14 +45,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 1
             {
-                float a0 = sa[64 + ty];
-                float a1 = sa[80 + ty];
-                float a2 = sa[96 + ty];
-                float a3 = sa[112 + ty];
-                float b0 = sb[64 + tx];
-                float b1 = sb[80 + tx];
-                float b2 = sb[96 + tx];
-                float b3 = sb[112 + tx];
+                float a0 = sat[64];
+                float a1 = sat[80];
+                float a2 = sat[96];
+                float a3 = sat[112];
+                float b0 = sbt[64];
+                float b1 = sbt[80];
+                float b2 = sbt[96];
+                float b3 = sbt[112];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -56,14 +60,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 2
             {
-                float a0 = sa[128 + ty];
-                float a1 = sa[144 + ty];
-                float a2 = sa[160 + ty];
-                float a3 = sa[176 + ty];
-                float b0 = sb[128 + tx];
-                float b1 = sb[144 + tx];
-                float b2 = sb[160 + tx];
-                float b3 = sb[176 + tx];
+                float a0 = sat[128];
+                float a1 = sat[144];
+                float a2 = sat[160];
+                float a3 = sat[176];
+                float b0 = sbt[128];
+                float b1 = sbt[144];
+                float b2 = sbt[160];
+                float b3 = sbt[176];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -71,14 +75,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 3
             {
-                float a0 = sa[192 + ty];
-                float a1 = sa[208 + ty];
-                float a2 = sa[224 + ty];
-                float a3 = sa[240 + ty];
-                float b0 = sb[192 + tx];
-                float b1 = sb[208 + tx];
-                float b2 = sb[224 + tx];
-                float b3 = sb[240 + tx];
+                float a0 = sat[192];
+                float a1 = sat[208];
+                float a2 = sat[224];
+                float a3 = sat[240];
+                float b0 = sbt[192];
+                float b1 = sbt[208];
+                float b2 = sbt[224];
+                float b3 = sbt[240];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -86,14 +90,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 4
             {
-                float a0 = sa[256 + ty];
-                float a1 = sa[272 + ty];
-                float a2 = sa[288 + ty];
-                float a3 = sa[304 + ty];
-                float b0 = sb[256 + tx];
-                float b1 = sb[272 + tx];
-                float b2 = sb[288 + tx];
-                float b3 = sb[304 + tx];
+                float a0 = sat[256];
+                float a1 = sat[272];
+                float a2 = sat[288];
+                float a3 = sat[304];
+                float b0 = sbt[256];
+                float b1 = sbt[272];
+                float b2 = sbt[288];
+                float b3 = sbt[304];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -101,14 +105,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 5
             {
-                float a0 = sa[320 + ty];
-                float a1 = sa[336 + ty];
-                float a2 = sa[352 + ty];
-                float a3 = sa[368 + ty];
-                float b0 = sb[320 + tx];
-                float b1 = sb[336 + tx];
-                float b2 = sb[352 + tx];
-                float b3 = sb[368 + tx];
+                float a0 = sat[320];
+                float a1 = sat[336];
+                float a2 = sat[352];
+                float a3 = sat[368];
+                float b0 = sbt[320];
+                float b1 = sbt[336];
+                float b2 = sbt[352];
+                float b3 = sbt[368];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -116,14 +120,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 6
             {
-                float a0 = sa[384 + ty];
-                float a1 = sa[400 + ty];
-                float a2 = sa[416 + ty];
-                float a3 = sa[432 + ty];
-                float b0 = sb[384 + tx];
-                float b1 = sb[400 + tx];
-                float b2 = sb[416 + tx];
-                float b3 = sb[432 + tx];
+                float a0 = sat[384];
+                float a1 = sat[400];
+                float a2 = sat[416];
+                float a3 = sat[432];
+                float b0 = sbt[384];
+                float b1 = sbt[400];
+                float b2 = sbt[416];
+                float b3 = sbt[432];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -131,14 +135,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 7
             {
-                float a0 = sa[448 + ty];
-                float a1 = sa[464 + ty];
-                float a2 = sa[480 + ty];
-                float a3 = sa[496 + ty];
-                float b0 = sb[448 + tx];
-                float b1 = sb[464 + tx];
-                float b2 = sb[480 + tx];
-                float b3 = sb[496 + tx];
+                float a0 = sat[448];
+                float a1 = sat[464];
+                float a2 = sat[480];
+                float a3 = sat[496];
+                float b0 = sbt[448];
+                float b1 = sbt[464];
+                float b2 = sbt[480];
+                float b3 = sbt[496];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -146,14 +150,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 8
             {
-                float a0 = sa[512 + ty];
-                float a1 = sa[528 + ty];
-                float a2 = sa[544 + ty];
-                float a3 = sa[560 + ty];
-                float b0 = sb[512 + tx];
-                float b1 = sb[528 + tx];
-                float b2 = sb[544 + tx];
-                float b3 = sb[560 + tx];
+                float a0 = sat[512];
+                float a1 = sat[528];
+                float a2 = sat[544];
+                float a3 = sat[560];
+                float b0 = sbt[512];
+                float b1 = sbt[528];
+                float b2 = sbt[544];
+                float b3 = sbt[560];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -161,14 +165,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 9
             {
-                float a0 = sa[576 + ty];
-                float a1 = sa[592 + ty];
-                float a2 = sa[608 + ty];
-                float a3 = sa[624 + ty];
-                float b0 = sb[576 + tx];
-                float b1 = sb[592 + tx];
-                float b2 = sb[608 + tx];
-                float b3 = sb[624 + tx];
+                float a0 = sat[576];
+                float a1 = sat[592];
+                float a2 = sat[608];
+                float a3 = sat[624];
+                float b0 = sbt[576];
+                float b1 = sbt[592];
+                float b2 = sbt[608];
+                float b3 = sbt[624];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -176,14 +180,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 10
             {
-                float a0 = sa[640 + ty];
-                float a1 = sa[656 + ty];
-                float a2 = sa[672 + ty];
-                float a3 = sa[688 + ty];
-                float b0 = sb[640 + tx];
-                float b1 = sb[656 + tx];
-                float b2 = sb[672 + tx];
-                float b3 = sb[688 + tx];
+                float a0 = sat[640];
+                float a1 = sat[656];
+                float a2 = sat[672];
+                float a3 = sat[688];
+                float b0 = sbt[640];
+                float b1 = sbt[656];
+                float b2 = sbt[672];
+                float b3 = sbt[688];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -191,14 +195,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 11
             {
-                float a0 = sa[704 + ty];
-                float a1 = sa[720 + ty];
-                float a2 = sa[736 + ty];
-                float a3 = sa[752 + ty];
-                float b0 = sb[704 + tx];
-                float b1 = sb[720 + tx];
-                float b2 = sb[736 + tx];
-                float b3 = sb[752 + tx];
+                float a0 = sat[704];
+                float a1 = sat[720];
+                float a2 = sat[736];
+                float a3 = sat[752];
+                float b0 = sbt[704];
+                float b1 = sbt[720];
+                float b2 = sbt[736];
+                float b3 = sbt[752];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -206,14 +210,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 12
             {
-                float a0 = sa[768 + ty];
-                float a1 = sa[784 + ty];
-                float a2 = sa[800 + ty];
-                float a3 = sa[816 + ty];
-                float b0 = sb[768 + tx];
-                float b1 = sb[784 + tx];
-                float b2 = sb[800 + tx];
-                float b3 = sb[816 + tx];
+                float a0 = sat[768];
+                float a1 = sat[784];
+                float a2 = sat[800];
+                float a3 = sat[816];
+                float b0 = sbt[768];
+                float b1 = sbt[784];
+                float b2 = sbt[800];
+                float b3 = sbt[816];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -221,14 +225,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 13
             {
-                float a0 = sa[832 + ty];
-                float a1 = sa[848 + ty];
-                float a2 = sa[864 + ty];
-                float a3 = sa[880 + ty];
-                float b0 = sb[832 + tx];
-                float b1 = sb[848 + tx];
-                float b2 = sb[864 + tx];
-                float b3 = sb[880 + tx];
+                float a0 = sat[832];
+                float a1 = sat[848];
+                float a2 = sat[864];
+                float a3 = sat[880];
+                float b0 = sbt[832];
+                float b1 = sbt[848];
+                float b2 = sbt[864];
+                float b3 = sbt[880];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -236,14 +240,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 14
             {
-                float a0 = sa[896 + ty];
-                float a1 = sa[912 + ty];
-                float a2 = sa[928 + ty];
-                float a3 = sa[944 + ty];
-                float b0 = sb[896 + tx];
-                float b1 = sb[912 + tx];
-                float b2 = sb[928 + tx];
-                float b3 = sb[944 + tx];
+                float a0 = sat[896];
+                float a1 = sat[912];
+                float a2 = sat[928];
+                float a3 = sat[944];
+                float b0 = sbt[896];
+                float b1 = sbt[912];
+                float b2 = sbt[928];
+                float b3 = sbt[944];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -251,14 +255,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 15
             {
-                float a0 = sa[960 + ty];
-                float a1 = sa[976 + ty];
-                float a2 = sa[992 + ty];
-                float a3 = sa[1008 + ty];
-                float b0 = sb[960 + tx];
-                float b1 = sb[976 + tx];
-                float b2 = sb[992 + tx];
-                float b3 = sb[1008 + tx];
+                float a0 = sat[960];
+                float a1 = sat[976];
+                float a2 = sat[992];
+                float a3 = sat[1008];
+                float b0 = sbt[960];
+                float b1 = sbt[976];
+                float b2 = sbt[992];
+                float b3 = sbt[1008];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -290,6 +294,10 @@ internal static partial class SimtGemmKernels
         var sa = SharedMemory.Allocate<float>(1024);
         var sb = SharedMemory.Allocate<float>(1024);
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
+        // Views starting at this thread's row/column lane: every read below is at a constant offset from them,
+        // which the PTX backend folds into the load's address (no per-load index arithmetic).
+        var sat = sa.SubView(ty, 1024 - ty);
+        var sbt = sb.SubView(tx, 1024 - tx);
         int n0 = Grid.IdxX * 64, m0 = Grid.IdxY * 64, z = Grid.IdxZ;
         int zo = z / p.Inner, zi = z - zo * p.Inner;
         long offB = zo * g.XImage;
@@ -305,14 +313,14 @@ internal static partial class SimtGemmKernels
             Group.Barrier();
             // k = k0 + 0
             {
-                float a0 = sa[0 + ty];
-                float a1 = sa[16 + ty];
-                float a2 = sa[32 + ty];
-                float a3 = sa[48 + ty];
-                float b0 = sb[0 + tx];
-                float b1 = sb[16 + tx];
-                float b2 = sb[32 + tx];
-                float b3 = sb[48 + tx];
+                float a0 = sat[0];
+                float a1 = sat[16];
+                float a2 = sat[32];
+                float a3 = sat[48];
+                float b0 = sbt[0];
+                float b1 = sbt[16];
+                float b2 = sbt[32];
+                float b3 = sbt[48];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -320,14 +328,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 1
             {
-                float a0 = sa[64 + ty];
-                float a1 = sa[80 + ty];
-                float a2 = sa[96 + ty];
-                float a3 = sa[112 + ty];
-                float b0 = sb[64 + tx];
-                float b1 = sb[80 + tx];
-                float b2 = sb[96 + tx];
-                float b3 = sb[112 + tx];
+                float a0 = sat[64];
+                float a1 = sat[80];
+                float a2 = sat[96];
+                float a3 = sat[112];
+                float b0 = sbt[64];
+                float b1 = sbt[80];
+                float b2 = sbt[96];
+                float b3 = sbt[112];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -335,14 +343,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 2
             {
-                float a0 = sa[128 + ty];
-                float a1 = sa[144 + ty];
-                float a2 = sa[160 + ty];
-                float a3 = sa[176 + ty];
-                float b0 = sb[128 + tx];
-                float b1 = sb[144 + tx];
-                float b2 = sb[160 + tx];
-                float b3 = sb[176 + tx];
+                float a0 = sat[128];
+                float a1 = sat[144];
+                float a2 = sat[160];
+                float a3 = sat[176];
+                float b0 = sbt[128];
+                float b1 = sbt[144];
+                float b2 = sbt[160];
+                float b3 = sbt[176];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -350,14 +358,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 3
             {
-                float a0 = sa[192 + ty];
-                float a1 = sa[208 + ty];
-                float a2 = sa[224 + ty];
-                float a3 = sa[240 + ty];
-                float b0 = sb[192 + tx];
-                float b1 = sb[208 + tx];
-                float b2 = sb[224 + tx];
-                float b3 = sb[240 + tx];
+                float a0 = sat[192];
+                float a1 = sat[208];
+                float a2 = sat[224];
+                float a3 = sat[240];
+                float b0 = sbt[192];
+                float b1 = sbt[208];
+                float b2 = sbt[224];
+                float b3 = sbt[240];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -365,14 +373,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 4
             {
-                float a0 = sa[256 + ty];
-                float a1 = sa[272 + ty];
-                float a2 = sa[288 + ty];
-                float a3 = sa[304 + ty];
-                float b0 = sb[256 + tx];
-                float b1 = sb[272 + tx];
-                float b2 = sb[288 + tx];
-                float b3 = sb[304 + tx];
+                float a0 = sat[256];
+                float a1 = sat[272];
+                float a2 = sat[288];
+                float a3 = sat[304];
+                float b0 = sbt[256];
+                float b1 = sbt[272];
+                float b2 = sbt[288];
+                float b3 = sbt[304];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -380,14 +388,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 5
             {
-                float a0 = sa[320 + ty];
-                float a1 = sa[336 + ty];
-                float a2 = sa[352 + ty];
-                float a3 = sa[368 + ty];
-                float b0 = sb[320 + tx];
-                float b1 = sb[336 + tx];
-                float b2 = sb[352 + tx];
-                float b3 = sb[368 + tx];
+                float a0 = sat[320];
+                float a1 = sat[336];
+                float a2 = sat[352];
+                float a3 = sat[368];
+                float b0 = sbt[320];
+                float b1 = sbt[336];
+                float b2 = sbt[352];
+                float b3 = sbt[368];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -395,14 +403,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 6
             {
-                float a0 = sa[384 + ty];
-                float a1 = sa[400 + ty];
-                float a2 = sa[416 + ty];
-                float a3 = sa[432 + ty];
-                float b0 = sb[384 + tx];
-                float b1 = sb[400 + tx];
-                float b2 = sb[416 + tx];
-                float b3 = sb[432 + tx];
+                float a0 = sat[384];
+                float a1 = sat[400];
+                float a2 = sat[416];
+                float a3 = sat[432];
+                float b0 = sbt[384];
+                float b1 = sbt[400];
+                float b2 = sbt[416];
+                float b3 = sbt[432];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -410,14 +418,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 7
             {
-                float a0 = sa[448 + ty];
-                float a1 = sa[464 + ty];
-                float a2 = sa[480 + ty];
-                float a3 = sa[496 + ty];
-                float b0 = sb[448 + tx];
-                float b1 = sb[464 + tx];
-                float b2 = sb[480 + tx];
-                float b3 = sb[496 + tx];
+                float a0 = sat[448];
+                float a1 = sat[464];
+                float a2 = sat[480];
+                float a3 = sat[496];
+                float b0 = sbt[448];
+                float b1 = sbt[464];
+                float b2 = sbt[480];
+                float b3 = sbt[496];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -425,14 +433,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 8
             {
-                float a0 = sa[512 + ty];
-                float a1 = sa[528 + ty];
-                float a2 = sa[544 + ty];
-                float a3 = sa[560 + ty];
-                float b0 = sb[512 + tx];
-                float b1 = sb[528 + tx];
-                float b2 = sb[544 + tx];
-                float b3 = sb[560 + tx];
+                float a0 = sat[512];
+                float a1 = sat[528];
+                float a2 = sat[544];
+                float a3 = sat[560];
+                float b0 = sbt[512];
+                float b1 = sbt[528];
+                float b2 = sbt[544];
+                float b3 = sbt[560];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -440,14 +448,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 9
             {
-                float a0 = sa[576 + ty];
-                float a1 = sa[592 + ty];
-                float a2 = sa[608 + ty];
-                float a3 = sa[624 + ty];
-                float b0 = sb[576 + tx];
-                float b1 = sb[592 + tx];
-                float b2 = sb[608 + tx];
-                float b3 = sb[624 + tx];
+                float a0 = sat[576];
+                float a1 = sat[592];
+                float a2 = sat[608];
+                float a3 = sat[624];
+                float b0 = sbt[576];
+                float b1 = sbt[592];
+                float b2 = sbt[608];
+                float b3 = sbt[624];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -455,14 +463,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 10
             {
-                float a0 = sa[640 + ty];
-                float a1 = sa[656 + ty];
-                float a2 = sa[672 + ty];
-                float a3 = sa[688 + ty];
-                float b0 = sb[640 + tx];
-                float b1 = sb[656 + tx];
-                float b2 = sb[672 + tx];
-                float b3 = sb[688 + tx];
+                float a0 = sat[640];
+                float a1 = sat[656];
+                float a2 = sat[672];
+                float a3 = sat[688];
+                float b0 = sbt[640];
+                float b1 = sbt[656];
+                float b2 = sbt[672];
+                float b3 = sbt[688];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -470,14 +478,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 11
             {
-                float a0 = sa[704 + ty];
-                float a1 = sa[720 + ty];
-                float a2 = sa[736 + ty];
-                float a3 = sa[752 + ty];
-                float b0 = sb[704 + tx];
-                float b1 = sb[720 + tx];
-                float b2 = sb[736 + tx];
-                float b3 = sb[752 + tx];
+                float a0 = sat[704];
+                float a1 = sat[720];
+                float a2 = sat[736];
+                float a3 = sat[752];
+                float b0 = sbt[704];
+                float b1 = sbt[720];
+                float b2 = sbt[736];
+                float b3 = sbt[752];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -485,14 +493,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 12
             {
-                float a0 = sa[768 + ty];
-                float a1 = sa[784 + ty];
-                float a2 = sa[800 + ty];
-                float a3 = sa[816 + ty];
-                float b0 = sb[768 + tx];
-                float b1 = sb[784 + tx];
-                float b2 = sb[800 + tx];
-                float b3 = sb[816 + tx];
+                float a0 = sat[768];
+                float a1 = sat[784];
+                float a2 = sat[800];
+                float a3 = sat[816];
+                float b0 = sbt[768];
+                float b1 = sbt[784];
+                float b2 = sbt[800];
+                float b3 = sbt[816];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -500,14 +508,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 13
             {
-                float a0 = sa[832 + ty];
-                float a1 = sa[848 + ty];
-                float a2 = sa[864 + ty];
-                float a3 = sa[880 + ty];
-                float b0 = sb[832 + tx];
-                float b1 = sb[848 + tx];
-                float b2 = sb[864 + tx];
-                float b3 = sb[880 + tx];
+                float a0 = sat[832];
+                float a1 = sat[848];
+                float a2 = sat[864];
+                float a3 = sat[880];
+                float b0 = sbt[832];
+                float b1 = sbt[848];
+                float b2 = sbt[864];
+                float b3 = sbt[880];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -515,14 +523,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 14
             {
-                float a0 = sa[896 + ty];
-                float a1 = sa[912 + ty];
-                float a2 = sa[928 + ty];
-                float a3 = sa[944 + ty];
-                float b0 = sb[896 + tx];
-                float b1 = sb[912 + tx];
-                float b2 = sb[928 + tx];
-                float b3 = sb[944 + tx];
+                float a0 = sat[896];
+                float a1 = sat[912];
+                float a2 = sat[928];
+                float a3 = sat[944];
+                float b0 = sbt[896];
+                float b1 = sbt[912];
+                float b2 = sbt[928];
+                float b3 = sbt[944];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -530,14 +538,14 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 15
             {
-                float a0 = sa[960 + ty];
-                float a1 = sa[976 + ty];
-                float a2 = sa[992 + ty];
-                float a3 = sa[1008 + ty];
-                float b0 = sb[960 + tx];
-                float b1 = sb[976 + tx];
-                float b2 = sb[992 + tx];
-                float b3 = sb[1008 + tx];
+                float a0 = sat[960];
+                float a1 = sat[976];
+                float a2 = sat[992];
+                float a3 = sat[1008];
+                float b0 = sbt[960];
+                float b1 = sbt[976];
+                float b2 = sbt[992];
+                float b3 = sbt[1008];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
@@ -569,6 +577,10 @@ internal static partial class SimtGemmKernels
         var sa = SharedMemory.Allocate<float>(1024);
         var sb = SharedMemory.Allocate<float>(1024);
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
+        // Views starting at this thread's row/column lane: every read below is at a constant offset from them,
+        // which the PTX backend folds into the load's address (no per-load index arithmetic).
+        var sat = sa.SubView(ty, 1024 - ty);
+        var sbt = sb.SubView(tx, 1024 - tx);
         int n0 = Grid.IdxX * 128, m0 = Grid.IdxY * 128, z = Grid.IdxZ;
         int zo = z / p.Inner, zi = z - zo * p.Inner;
         long offA = zo * p.A0 + zi * p.A1, offB = zo * p.B0 + zi * p.B1;
@@ -588,22 +600,22 @@ internal static partial class SimtGemmKernels
             Group.Barrier();
             // k = k0 + 0
             {
-                float a0 = sa[0 + ty];
-                float a1 = sa[16 + ty];
-                float a2 = sa[32 + ty];
-                float a3 = sa[48 + ty];
-                float a4 = sa[64 + ty];
-                float a5 = sa[80 + ty];
-                float a6 = sa[96 + ty];
-                float a7 = sa[112 + ty];
-                float b0 = sb[0 + tx];
-                float b1 = sb[16 + tx];
-                float b2 = sb[32 + tx];
-                float b3 = sb[48 + tx];
-                float b4 = sb[64 + tx];
-                float b5 = sb[80 + tx];
-                float b6 = sb[96 + tx];
-                float b7 = sb[112 + tx];
+                float a0 = sat[0];
+                float a1 = sat[16];
+                float a2 = sat[32];
+                float a3 = sat[48];
+                float a4 = sat[64];
+                float a5 = sat[80];
+                float a6 = sat[96];
+                float a7 = sat[112];
+                float b0 = sbt[0];
+                float b1 = sbt[16];
+                float b2 = sbt[32];
+                float b3 = sbt[48];
+                float b4 = sbt[64];
+                float b5 = sbt[80];
+                float b6 = sbt[96];
+                float b7 = sbt[112];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -615,22 +627,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 1
             {
-                float a0 = sa[128 + ty];
-                float a1 = sa[144 + ty];
-                float a2 = sa[160 + ty];
-                float a3 = sa[176 + ty];
-                float a4 = sa[192 + ty];
-                float a5 = sa[208 + ty];
-                float a6 = sa[224 + ty];
-                float a7 = sa[240 + ty];
-                float b0 = sb[128 + tx];
-                float b1 = sb[144 + tx];
-                float b2 = sb[160 + tx];
-                float b3 = sb[176 + tx];
-                float b4 = sb[192 + tx];
-                float b5 = sb[208 + tx];
-                float b6 = sb[224 + tx];
-                float b7 = sb[240 + tx];
+                float a0 = sat[128];
+                float a1 = sat[144];
+                float a2 = sat[160];
+                float a3 = sat[176];
+                float a4 = sat[192];
+                float a5 = sat[208];
+                float a6 = sat[224];
+                float a7 = sat[240];
+                float b0 = sbt[128];
+                float b1 = sbt[144];
+                float b2 = sbt[160];
+                float b3 = sbt[176];
+                float b4 = sbt[192];
+                float b5 = sbt[208];
+                float b6 = sbt[224];
+                float b7 = sbt[240];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -642,22 +654,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 2
             {
-                float a0 = sa[256 + ty];
-                float a1 = sa[272 + ty];
-                float a2 = sa[288 + ty];
-                float a3 = sa[304 + ty];
-                float a4 = sa[320 + ty];
-                float a5 = sa[336 + ty];
-                float a6 = sa[352 + ty];
-                float a7 = sa[368 + ty];
-                float b0 = sb[256 + tx];
-                float b1 = sb[272 + tx];
-                float b2 = sb[288 + tx];
-                float b3 = sb[304 + tx];
-                float b4 = sb[320 + tx];
-                float b5 = sb[336 + tx];
-                float b6 = sb[352 + tx];
-                float b7 = sb[368 + tx];
+                float a0 = sat[256];
+                float a1 = sat[272];
+                float a2 = sat[288];
+                float a3 = sat[304];
+                float a4 = sat[320];
+                float a5 = sat[336];
+                float a6 = sat[352];
+                float a7 = sat[368];
+                float b0 = sbt[256];
+                float b1 = sbt[272];
+                float b2 = sbt[288];
+                float b3 = sbt[304];
+                float b4 = sbt[320];
+                float b5 = sbt[336];
+                float b6 = sbt[352];
+                float b7 = sbt[368];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -669,22 +681,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 3
             {
-                float a0 = sa[384 + ty];
-                float a1 = sa[400 + ty];
-                float a2 = sa[416 + ty];
-                float a3 = sa[432 + ty];
-                float a4 = sa[448 + ty];
-                float a5 = sa[464 + ty];
-                float a6 = sa[480 + ty];
-                float a7 = sa[496 + ty];
-                float b0 = sb[384 + tx];
-                float b1 = sb[400 + tx];
-                float b2 = sb[416 + tx];
-                float b3 = sb[432 + tx];
-                float b4 = sb[448 + tx];
-                float b5 = sb[464 + tx];
-                float b6 = sb[480 + tx];
-                float b7 = sb[496 + tx];
+                float a0 = sat[384];
+                float a1 = sat[400];
+                float a2 = sat[416];
+                float a3 = sat[432];
+                float a4 = sat[448];
+                float a5 = sat[464];
+                float a6 = sat[480];
+                float a7 = sat[496];
+                float b0 = sbt[384];
+                float b1 = sbt[400];
+                float b2 = sbt[416];
+                float b3 = sbt[432];
+                float b4 = sbt[448];
+                float b5 = sbt[464];
+                float b6 = sbt[480];
+                float b7 = sbt[496];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -696,22 +708,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 4
             {
-                float a0 = sa[512 + ty];
-                float a1 = sa[528 + ty];
-                float a2 = sa[544 + ty];
-                float a3 = sa[560 + ty];
-                float a4 = sa[576 + ty];
-                float a5 = sa[592 + ty];
-                float a6 = sa[608 + ty];
-                float a7 = sa[624 + ty];
-                float b0 = sb[512 + tx];
-                float b1 = sb[528 + tx];
-                float b2 = sb[544 + tx];
-                float b3 = sb[560 + tx];
-                float b4 = sb[576 + tx];
-                float b5 = sb[592 + tx];
-                float b6 = sb[608 + tx];
-                float b7 = sb[624 + tx];
+                float a0 = sat[512];
+                float a1 = sat[528];
+                float a2 = sat[544];
+                float a3 = sat[560];
+                float a4 = sat[576];
+                float a5 = sat[592];
+                float a6 = sat[608];
+                float a7 = sat[624];
+                float b0 = sbt[512];
+                float b1 = sbt[528];
+                float b2 = sbt[544];
+                float b3 = sbt[560];
+                float b4 = sbt[576];
+                float b5 = sbt[592];
+                float b6 = sbt[608];
+                float b7 = sbt[624];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -723,22 +735,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 5
             {
-                float a0 = sa[640 + ty];
-                float a1 = sa[656 + ty];
-                float a2 = sa[672 + ty];
-                float a3 = sa[688 + ty];
-                float a4 = sa[704 + ty];
-                float a5 = sa[720 + ty];
-                float a6 = sa[736 + ty];
-                float a7 = sa[752 + ty];
-                float b0 = sb[640 + tx];
-                float b1 = sb[656 + tx];
-                float b2 = sb[672 + tx];
-                float b3 = sb[688 + tx];
-                float b4 = sb[704 + tx];
-                float b5 = sb[720 + tx];
-                float b6 = sb[736 + tx];
-                float b7 = sb[752 + tx];
+                float a0 = sat[640];
+                float a1 = sat[656];
+                float a2 = sat[672];
+                float a3 = sat[688];
+                float a4 = sat[704];
+                float a5 = sat[720];
+                float a6 = sat[736];
+                float a7 = sat[752];
+                float b0 = sbt[640];
+                float b1 = sbt[656];
+                float b2 = sbt[672];
+                float b3 = sbt[688];
+                float b4 = sbt[704];
+                float b5 = sbt[720];
+                float b6 = sbt[736];
+                float b7 = sbt[752];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -750,22 +762,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 6
             {
-                float a0 = sa[768 + ty];
-                float a1 = sa[784 + ty];
-                float a2 = sa[800 + ty];
-                float a3 = sa[816 + ty];
-                float a4 = sa[832 + ty];
-                float a5 = sa[848 + ty];
-                float a6 = sa[864 + ty];
-                float a7 = sa[880 + ty];
-                float b0 = sb[768 + tx];
-                float b1 = sb[784 + tx];
-                float b2 = sb[800 + tx];
-                float b3 = sb[816 + tx];
-                float b4 = sb[832 + tx];
-                float b5 = sb[848 + tx];
-                float b6 = sb[864 + tx];
-                float b7 = sb[880 + tx];
+                float a0 = sat[768];
+                float a1 = sat[784];
+                float a2 = sat[800];
+                float a3 = sat[816];
+                float a4 = sat[832];
+                float a5 = sat[848];
+                float a6 = sat[864];
+                float a7 = sat[880];
+                float b0 = sbt[768];
+                float b1 = sbt[784];
+                float b2 = sbt[800];
+                float b3 = sbt[816];
+                float b4 = sbt[832];
+                float b5 = sbt[848];
+                float b6 = sbt[864];
+                float b7 = sbt[880];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -777,22 +789,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 7
             {
-                float a0 = sa[896 + ty];
-                float a1 = sa[912 + ty];
-                float a2 = sa[928 + ty];
-                float a3 = sa[944 + ty];
-                float a4 = sa[960 + ty];
-                float a5 = sa[976 + ty];
-                float a6 = sa[992 + ty];
-                float a7 = sa[1008 + ty];
-                float b0 = sb[896 + tx];
-                float b1 = sb[912 + tx];
-                float b2 = sb[928 + tx];
-                float b3 = sb[944 + tx];
-                float b4 = sb[960 + tx];
-                float b5 = sb[976 + tx];
-                float b6 = sb[992 + tx];
-                float b7 = sb[1008 + tx];
+                float a0 = sat[896];
+                float a1 = sat[912];
+                float a2 = sat[928];
+                float a3 = sat[944];
+                float a4 = sat[960];
+                float a5 = sat[976];
+                float a6 = sat[992];
+                float a7 = sat[1008];
+                float b0 = sbt[896];
+                float b1 = sbt[912];
+                float b2 = sbt[928];
+                float b3 = sbt[944];
+                float b4 = sbt[960];
+                float b5 = sbt[976];
+                float b6 = sbt[992];
+                float b7 = sbt[1008];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -876,6 +888,10 @@ internal static partial class SimtGemmKernels
         var sa = SharedMemory.Allocate<float>(1024);
         var sb = SharedMemory.Allocate<float>(1024);
         int tid = Group.IdxX, tx = tid & 15, ty = tid >> 4;
+        // Views starting at this thread's row/column lane: every read below is at a constant offset from them,
+        // which the PTX backend folds into the load's address (no per-load index arithmetic).
+        var sat = sa.SubView(ty, 1024 - ty);
+        var sbt = sb.SubView(tx, 1024 - tx);
         int n0 = Grid.IdxX * 128, m0 = Grid.IdxY * 128, z = Grid.IdxZ;
         int zo = z / p.Inner, zi = z - zo * p.Inner;
         long offB = zo * g.XImage;
@@ -895,22 +911,22 @@ internal static partial class SimtGemmKernels
             Group.Barrier();
             // k = k0 + 0
             {
-                float a0 = sa[0 + ty];
-                float a1 = sa[16 + ty];
-                float a2 = sa[32 + ty];
-                float a3 = sa[48 + ty];
-                float a4 = sa[64 + ty];
-                float a5 = sa[80 + ty];
-                float a6 = sa[96 + ty];
-                float a7 = sa[112 + ty];
-                float b0 = sb[0 + tx];
-                float b1 = sb[16 + tx];
-                float b2 = sb[32 + tx];
-                float b3 = sb[48 + tx];
-                float b4 = sb[64 + tx];
-                float b5 = sb[80 + tx];
-                float b6 = sb[96 + tx];
-                float b7 = sb[112 + tx];
+                float a0 = sat[0];
+                float a1 = sat[16];
+                float a2 = sat[32];
+                float a3 = sat[48];
+                float a4 = sat[64];
+                float a5 = sat[80];
+                float a6 = sat[96];
+                float a7 = sat[112];
+                float b0 = sbt[0];
+                float b1 = sbt[16];
+                float b2 = sbt[32];
+                float b3 = sbt[48];
+                float b4 = sbt[64];
+                float b5 = sbt[80];
+                float b6 = sbt[96];
+                float b7 = sbt[112];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -922,22 +938,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 1
             {
-                float a0 = sa[128 + ty];
-                float a1 = sa[144 + ty];
-                float a2 = sa[160 + ty];
-                float a3 = sa[176 + ty];
-                float a4 = sa[192 + ty];
-                float a5 = sa[208 + ty];
-                float a6 = sa[224 + ty];
-                float a7 = sa[240 + ty];
-                float b0 = sb[128 + tx];
-                float b1 = sb[144 + tx];
-                float b2 = sb[160 + tx];
-                float b3 = sb[176 + tx];
-                float b4 = sb[192 + tx];
-                float b5 = sb[208 + tx];
-                float b6 = sb[224 + tx];
-                float b7 = sb[240 + tx];
+                float a0 = sat[128];
+                float a1 = sat[144];
+                float a2 = sat[160];
+                float a3 = sat[176];
+                float a4 = sat[192];
+                float a5 = sat[208];
+                float a6 = sat[224];
+                float a7 = sat[240];
+                float b0 = sbt[128];
+                float b1 = sbt[144];
+                float b2 = sbt[160];
+                float b3 = sbt[176];
+                float b4 = sbt[192];
+                float b5 = sbt[208];
+                float b6 = sbt[224];
+                float b7 = sbt[240];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -949,22 +965,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 2
             {
-                float a0 = sa[256 + ty];
-                float a1 = sa[272 + ty];
-                float a2 = sa[288 + ty];
-                float a3 = sa[304 + ty];
-                float a4 = sa[320 + ty];
-                float a5 = sa[336 + ty];
-                float a6 = sa[352 + ty];
-                float a7 = sa[368 + ty];
-                float b0 = sb[256 + tx];
-                float b1 = sb[272 + tx];
-                float b2 = sb[288 + tx];
-                float b3 = sb[304 + tx];
-                float b4 = sb[320 + tx];
-                float b5 = sb[336 + tx];
-                float b6 = sb[352 + tx];
-                float b7 = sb[368 + tx];
+                float a0 = sat[256];
+                float a1 = sat[272];
+                float a2 = sat[288];
+                float a3 = sat[304];
+                float a4 = sat[320];
+                float a5 = sat[336];
+                float a6 = sat[352];
+                float a7 = sat[368];
+                float b0 = sbt[256];
+                float b1 = sbt[272];
+                float b2 = sbt[288];
+                float b3 = sbt[304];
+                float b4 = sbt[320];
+                float b5 = sbt[336];
+                float b6 = sbt[352];
+                float b7 = sbt[368];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -976,22 +992,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 3
             {
-                float a0 = sa[384 + ty];
-                float a1 = sa[400 + ty];
-                float a2 = sa[416 + ty];
-                float a3 = sa[432 + ty];
-                float a4 = sa[448 + ty];
-                float a5 = sa[464 + ty];
-                float a6 = sa[480 + ty];
-                float a7 = sa[496 + ty];
-                float b0 = sb[384 + tx];
-                float b1 = sb[400 + tx];
-                float b2 = sb[416 + tx];
-                float b3 = sb[432 + tx];
-                float b4 = sb[448 + tx];
-                float b5 = sb[464 + tx];
-                float b6 = sb[480 + tx];
-                float b7 = sb[496 + tx];
+                float a0 = sat[384];
+                float a1 = sat[400];
+                float a2 = sat[416];
+                float a3 = sat[432];
+                float a4 = sat[448];
+                float a5 = sat[464];
+                float a6 = sat[480];
+                float a7 = sat[496];
+                float b0 = sbt[384];
+                float b1 = sbt[400];
+                float b2 = sbt[416];
+                float b3 = sbt[432];
+                float b4 = sbt[448];
+                float b5 = sbt[464];
+                float b6 = sbt[480];
+                float b7 = sbt[496];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -1003,22 +1019,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 4
             {
-                float a0 = sa[512 + ty];
-                float a1 = sa[528 + ty];
-                float a2 = sa[544 + ty];
-                float a3 = sa[560 + ty];
-                float a4 = sa[576 + ty];
-                float a5 = sa[592 + ty];
-                float a6 = sa[608 + ty];
-                float a7 = sa[624 + ty];
-                float b0 = sb[512 + tx];
-                float b1 = sb[528 + tx];
-                float b2 = sb[544 + tx];
-                float b3 = sb[560 + tx];
-                float b4 = sb[576 + tx];
-                float b5 = sb[592 + tx];
-                float b6 = sb[608 + tx];
-                float b7 = sb[624 + tx];
+                float a0 = sat[512];
+                float a1 = sat[528];
+                float a2 = sat[544];
+                float a3 = sat[560];
+                float a4 = sat[576];
+                float a5 = sat[592];
+                float a6 = sat[608];
+                float a7 = sat[624];
+                float b0 = sbt[512];
+                float b1 = sbt[528];
+                float b2 = sbt[544];
+                float b3 = sbt[560];
+                float b4 = sbt[576];
+                float b5 = sbt[592];
+                float b6 = sbt[608];
+                float b7 = sbt[624];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -1030,22 +1046,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 5
             {
-                float a0 = sa[640 + ty];
-                float a1 = sa[656 + ty];
-                float a2 = sa[672 + ty];
-                float a3 = sa[688 + ty];
-                float a4 = sa[704 + ty];
-                float a5 = sa[720 + ty];
-                float a6 = sa[736 + ty];
-                float a7 = sa[752 + ty];
-                float b0 = sb[640 + tx];
-                float b1 = sb[656 + tx];
-                float b2 = sb[672 + tx];
-                float b3 = sb[688 + tx];
-                float b4 = sb[704 + tx];
-                float b5 = sb[720 + tx];
-                float b6 = sb[736 + tx];
-                float b7 = sb[752 + tx];
+                float a0 = sat[640];
+                float a1 = sat[656];
+                float a2 = sat[672];
+                float a3 = sat[688];
+                float a4 = sat[704];
+                float a5 = sat[720];
+                float a6 = sat[736];
+                float a7 = sat[752];
+                float b0 = sbt[640];
+                float b1 = sbt[656];
+                float b2 = sbt[672];
+                float b3 = sbt[688];
+                float b4 = sbt[704];
+                float b5 = sbt[720];
+                float b6 = sbt[736];
+                float b7 = sbt[752];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -1057,22 +1073,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 6
             {
-                float a0 = sa[768 + ty];
-                float a1 = sa[784 + ty];
-                float a2 = sa[800 + ty];
-                float a3 = sa[816 + ty];
-                float a4 = sa[832 + ty];
-                float a5 = sa[848 + ty];
-                float a6 = sa[864 + ty];
-                float a7 = sa[880 + ty];
-                float b0 = sb[768 + tx];
-                float b1 = sb[784 + tx];
-                float b2 = sb[800 + tx];
-                float b3 = sb[816 + tx];
-                float b4 = sb[832 + tx];
-                float b5 = sb[848 + tx];
-                float b6 = sb[864 + tx];
-                float b7 = sb[880 + tx];
+                float a0 = sat[768];
+                float a1 = sat[784];
+                float a2 = sat[800];
+                float a3 = sat[816];
+                float a4 = sat[832];
+                float a5 = sat[848];
+                float a6 = sat[864];
+                float a7 = sat[880];
+                float b0 = sbt[768];
+                float b1 = sbt[784];
+                float b2 = sbt[800];
+                float b3 = sbt[816];
+                float b4 = sbt[832];
+                float b5 = sbt[848];
+                float b6 = sbt[864];
+                float b7 = sbt[880];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;
@@ -1084,22 +1100,22 @@ internal static partial class SimtGemmKernels
             }
             // k = k0 + 7
             {
-                float a0 = sa[896 + ty];
-                float a1 = sa[912 + ty];
-                float a2 = sa[928 + ty];
-                float a3 = sa[944 + ty];
-                float a4 = sa[960 + ty];
-                float a5 = sa[976 + ty];
-                float a6 = sa[992 + ty];
-                float a7 = sa[1008 + ty];
-                float b0 = sb[896 + tx];
-                float b1 = sb[912 + tx];
-                float b2 = sb[928 + tx];
-                float b3 = sb[944 + tx];
-                float b4 = sb[960 + tx];
-                float b5 = sb[976 + tx];
-                float b6 = sb[992 + tx];
-                float b7 = sb[1008 + tx];
+                float a0 = sat[896];
+                float a1 = sat[912];
+                float a2 = sat[928];
+                float a3 = sat[944];
+                float a4 = sat[960];
+                float a5 = sat[976];
+                float a6 = sat[992];
+                float a7 = sat[1008];
+                float b0 = sbt[896];
+                float b1 = sbt[912];
+                float b2 = sbt[928];
+                float b3 = sbt[944];
+                float b4 = sbt[960];
+                float b5 = sbt[976];
+                float b6 = sbt[992];
+                float b7 = sbt[1008];
                 c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3; c0_4 += a0 * b4; c0_5 += a0 * b5; c0_6 += a0 * b6; c0_7 += a0 * b7;
                 c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3; c1_4 += a1 * b4; c1_5 += a1 * b5; c1_6 += a1 * b6; c1_7 += a1 * b7;
                 c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3; c2_4 += a2 * b4; c2_5 += a2 * b5; c2_6 += a2 * b6; c2_7 += a2 * b7;

@@ -12,16 +12,20 @@ Run: python3 tools/codegen/attention_tiled.py   (from the repository root)
 """
 import os
 
-CONFIGS = [1, 2, 4]          # NC: head dims up to 128, 256, 512
+# (NC, RS): thread t owns head dims t % DT + DT*c (c < NC, DT = 128/RS) of query rows (t / DT)*RPT + r (r < RPT = 16/RS).
+# RS = 2 for head dims <= 64 keeps all 128 threads busy in the P.V step (SD 1.5's 40, SD 2.x/SDXL's 64).
+CONFIGS = [(1, 2), (1, 1), (2, 1), (4, 1)]   # head dims up to 64, 128, 256, 512
 BQ, BKEYS = 16, 32
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "src", "Kernels", "Ops", "Attention", "AttentionTiledKernels.g.cs")
 
 
-def kernel(nc):
+def kernel(nc, rs):
+    dt, rpt = 128 // rs, BQ // rs
+    cap = dt * nc
     L = []
     w = L.append
-    w(f"    /// <summary>Tiled online-softmax attention for head dims ≤ {128 * nc}. Grid (⌈Lq/16⌉, B·heads), 128 threads.</summary>")
-    w(f"    internal static void TiledD{128 * nc}(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttnArgs p)")
+    w(f"    /// <summary>Tiled online-softmax attention for head dims ≤ {cap}. Grid (⌈Lq/16⌉, B·heads), 128 threads.</summary>")
+    w(f"    internal static void TiledD{cap}(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttnArgs p)")
     w("    {")
     w(f"        var sQ = SharedMemory.Allocate<float>({BQ * 33});")
     w(f"        var sK = SharedMemory.Allocate<float>({BKEYS * 33});")
@@ -34,10 +38,11 @@ def kernel(nc):
     w("        long qb = (long)bi * p.Lq * p.C + (long)h * p.D, kb = (long)bi * p.Lk * p.C + (long)h * p.D;")
     w(f"        if (t < {BQ}) {{ sM[t] = float.NegativeInfinity; sL[t] = 0f; }}")
     w("        int sr = t >> 3, sj = t & 7;   // score ownership: query row sr, keys sj + 8u")
+    w(f"        int rb = {'0' if rs == 1 else f'(t / {dt}) * {rpt}'}, dl = {'t' if rs == 1 else f't % {dt}'};   // P.V ownership: rows rb + r, dims dl + {dt}c")
     for c in range(nc):
-        w(f"        int d{c} = t + {128 * c};")
+        w(f"        int d{c} = dl + {dt * c};")
     for c in range(nc):
-        w("        float " + ", ".join(f"o{c}_{r} = 0f" for r in range(BQ)) + ";")
+        w("        float " + ", ".join(f"o{c}_{r} = 0f" for r in range(rpt)) + ";")
     w(f"        int kEnd = p.Causal != 0 ? XMath.Min(p.Lk, q0 + {BQ}) : p.Lk;")
     w(f"        for (int k0 = 0; k0 < kEnd; k0 += {BKEYS})")
     w("        {")
@@ -64,15 +69,16 @@ def kernel(nc):
     for c in range(nc):
         w(f"            if (d{c} < p.D)")
         w("            {")
-        for r in range(BQ):
-            w(f"                o{c}_{r} *= sC[{r}];")
+        w(f"                var cr = sC.SubView(rb, {BQ} - rb);")
+        for r in range(rpt):
+            w(f"                o{c}_{r} *= cr[{r}];")
         w(f"                int keys = XMath.Min({BKEYS}, p.Lk - k0);")
         w(f"                long vp = kb + (long)k0 * p.C + d{c};")
         w("                for (int j = 0; j < keys; j++)")
         w("                {")
         w("                    float vj = v[vp + (long)j * p.C];")
-        w(f"                    var pj = sS.SubView(j, {BQ * 33} - j);   // probabilities of key j at constant offsets")
-        for r in range(BQ):
+        w(f"                    var pj = sS.SubView(rb * 33 + j, {BQ * 33} - rb * 33 - j);   // probabilities of key j at constant offsets")
+        for r in range(rpt):
             w(f"                    o{c}_{r} += pj[{r * 33}] * vj;")
         w("                }")
         w("            }")
@@ -81,8 +87,8 @@ def kernel(nc):
     for c in range(nc):
         w(f"        if (d{c} < p.D)")
         w("        {")
-        for r in range(BQ):
-            w(f"            if (q0 + {r} < p.Lq) o[qb + (long)(q0 + {r}) * p.C + d{c}] = o{c}_{r} / sL[{r}];")
+        for r in range(rpt):
+            w(f"            if (q0 + rb + {r} < p.Lq) o[qb + (long)(q0 + rb + {r}) * p.C + d{c}] = o{c}_{r} / sL[rb + {r}];")
         w("        }")
     w("    }")
     return "\n".join(L)
@@ -98,7 +104,7 @@ def main():
         "",
         "internal static partial class AttentionTiledKernels",
         "{",
-        "\n\n".join(kernel(nc) for nc in CONFIGS),
+        "\n\n".join(kernel(nc, rs) for nc, rs in CONFIGS),
         "}",
     ]
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:

@@ -8,7 +8,7 @@ using Xunit;
 namespace PixelCost.Kernels.Tests.Ilgpu;
 
 /// <summary>The ILGPU attention variants on ILGPU's CPU accelerator vs the fp64 reference: heads, cross lengths, causal,
-/// head dims of the SD models (40, 64, 80, 160) and of each tiled-kernel capacity (≤ 128, ≤ 256, ≤ 512).</summary>
+/// head dims of the SD models (40, 64, 80, 160) and of each tiled-kernel capacity (≤ 64, ≤ 128, ≤ 256, ≤ 512).</summary>
 public class AttentionIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
 {
     private void Check(AttentionIlgpu kern, int variant, int b, int lq, int lk, int heads, int d, bool causal = false, float? scale = null)

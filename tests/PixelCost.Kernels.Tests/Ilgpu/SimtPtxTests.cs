@@ -38,6 +38,7 @@ public class SimtPtxTests
             (typeof(SimtGemmKernels), nameof(SimtGemmKernels.ConvT128), true),
             (typeof(GemmIlgpu), "NaiveKernel", false),
             (typeof(SoftmaxIlgpu), "RowsKernel", false),
+            (typeof(AttentionTiledKernels), nameof(AttentionTiledKernels.TiledD64), false),
             (typeof(AttentionTiledKernels), nameof(AttentionTiledKernels.TiledD128), false),
             (typeof(AttentionTiledKernels), nameof(AttentionTiledKernels.TiledD256), false),
             (typeof(AttentionTiledKernels), nameof(AttentionTiledKernels.TiledD512), false),

@@ -11,7 +11,8 @@ namespace PixelCost.Kernels.Ops;
 ///                   softmax (causal rows: masked keys written 0), then O_h = P·V_h by the gemm kernel, written in place
 ///                   into o's head slice;
 ///  v2-tiled-online: one 128-thread group per (batch·head, 16-query tile); 32-key tiles of K through shared memory,
-///                   online softmax per query row, the 16 output rows of the thread's head dims in registers; never the
+///                   online softmax per query row, the thread's share of the 16×D output tile in registers (head dims
+///                   ≤ 64: 8 rows × 1 dim per thread, else 16 rows × ⌈D/128⌉ dims); never the
 ///                   [Lq, Lk] matrix (generated: tools/codegen/attention_tiled.py). Head dims ≤ 512 (larger fall back to v1).
 /// </summary>
 internal sealed class AttentionIlgpu : IDisposable
@@ -20,7 +21,7 @@ internal sealed class AttentionIlgpu : IDisposable
     private readonly Accelerator _acc;
     private readonly GemmIlgpu _gemm;
     private readonly SoftmaxIlgpu _softmax;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs> _d128, _d256, _d512;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs> _d64, _d128, _d256, _d512;
     private MemoryBuffer1D<float, Stride1D.Dense>? _scores;
     // A grown-out scratch may still be read by work queued on a stream: kept until Dispose, never freed under it.
     private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _retired = [];
@@ -33,6 +34,7 @@ internal sealed class AttentionIlgpu : IDisposable
         _acc = acc;
         _gemm = gemm;
         _softmax = softmax;
+        _d64 = acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs>(AttentionTiledKernels.TiledD64);
         _d128 = acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs>(AttentionTiledKernels.TiledD128);
         _d256 = acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs>(AttentionTiledKernels.TiledD256);
         _d512 = acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttnArgs>(AttentionTiledKernels.TiledD512);
@@ -72,7 +74,7 @@ internal sealed class AttentionIlgpu : IDisposable
         {
             var p = new AttnArgs { Lq = lq, Lk = lk, Heads = heads, D = d, C = c, Scale = scale, Causal = causal ? 1 : 0 };
             var cfg = new KernelConfig(new Index2D((lq + 15) / 16, batch * heads), new Index2D(128, 1));
-            (d <= 128 ? _d128 : d <= 256 ? _d256 : _d512)(stream, cfg, q, k, v, o, p);
+            (d <= 64 ? _d64 : d <= 128 ? _d128 : d <= 256 ? _d256 : _d512)(stream, cfg, q, k, v, o, p);
             return;
         }
         long per = (long)lq * lk, total = per * batch * heads;

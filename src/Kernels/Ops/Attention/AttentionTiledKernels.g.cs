@@ -6,6 +6,92 @@ namespace PixelCost.Kernels.Ops;
 
 internal static partial class AttentionTiledKernels
 {
+    /// <summary>Tiled online-softmax attention for head dims ≤ 64. Grid (⌈Lq/16⌉, B·heads), 128 threads.</summary>
+    internal static void TiledD64(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttnArgs p)
+    {
+        var sQ = SharedMemory.Allocate<float>(528);
+        var sK = SharedMemory.Allocate<float>(1056);
+        var sS = SharedMemory.Allocate<float>(528);   // scores, then probabilities
+        var sM = SharedMemory.Allocate<float>(16);
+        var sL = SharedMemory.Allocate<float>(16);
+        var sC = SharedMemory.Allocate<float>(16);
+        int t = Group.IdxX, lane = t & 31, warp = t >> 5;
+        int q0 = Grid.IdxX * 16, z = Grid.IdxY, bi = z / p.Heads, h = z - bi * p.Heads;
+        long qb = (long)bi * p.Lq * p.C + (long)h * p.D, kb = (long)bi * p.Lk * p.C + (long)h * p.D;
+        if (t < 16) { sM[t] = float.NegativeInfinity; sL[t] = 0f; }
+        int sr = t >> 3, sj = t & 7;   // score ownership: query row sr, keys sj + 8u
+        int rb = (t / 64) * 8, dl = t % 64;   // P.V ownership: rows rb + r, dims dl + 64c
+        int d0 = dl + 0;
+        float o0_0 = 0f, o0_1 = 0f, o0_2 = 0f, o0_3 = 0f, o0_4 = 0f, o0_5 = 0f, o0_6 = 0f, o0_7 = 0f;
+        int kEnd = p.Causal != 0 ? XMath.Min(p.Lk, q0 + 16) : p.Lk;
+        for (int k0 = 0; k0 < kEnd; k0 += 32)
+        {
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            for (int e0 = 0; e0 < p.D; e0 += 32)
+            {
+                AttnTiles.LoadChunks(q, k, qb, kb, p, q0, k0, e0, sQ, sK, t);
+                Group.Barrier();
+                int dims = XMath.Min(32, p.D - e0);
+                for (int e = 0; e < dims; e++)
+                {
+                    float qv = sQ[sr * 33 + e];
+                    var ke = sK.SubView(sj * 33 + e, 1056 - sj * 33 - e);   // constant offsets below
+                    s0 += qv * ke[0];
+                    s1 += qv * ke[264];
+                    s2 += qv * ke[528];
+                    s3 += qv * ke[792];
+                }
+                Group.Barrier();
+            }
+            sS[sr * 33 + sj + 0] = AttnTiles.Masked(s0 * p.Scale, q0 + sr, k0 + sj + 0, p);
+            sS[sr * 33 + sj + 8] = AttnTiles.Masked(s1 * p.Scale, q0 + sr, k0 + sj + 8, p);
+            sS[sr * 33 + sj + 16] = AttnTiles.Masked(s2 * p.Scale, q0 + sr, k0 + sj + 16, p);
+            sS[sr * 33 + sj + 24] = AttnTiles.Masked(s3 * p.Scale, q0 + sr, k0 + sj + 24, p);
+            Group.Barrier();
+            for (int rr = 0; rr < 4; rr++) AttnTiles.OnlineSoftmaxRow(sS, sM, sL, sC, warp * 4 + rr, lane);
+            Group.Barrier();
+            if (d0 < p.D)
+            {
+                var cr = sC.SubView(rb, 16 - rb);
+                o0_0 *= cr[0];
+                o0_1 *= cr[1];
+                o0_2 *= cr[2];
+                o0_3 *= cr[3];
+                o0_4 *= cr[4];
+                o0_5 *= cr[5];
+                o0_6 *= cr[6];
+                o0_7 *= cr[7];
+                int keys = XMath.Min(32, p.Lk - k0);
+                long vp = kb + (long)k0 * p.C + d0;
+                for (int j = 0; j < keys; j++)
+                {
+                    float vj = v[vp + (long)j * p.C];
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
+                    o0_0 += pj[0] * vj;
+                    o0_1 += pj[33] * vj;
+                    o0_2 += pj[66] * vj;
+                    o0_3 += pj[99] * vj;
+                    o0_4 += pj[132] * vj;
+                    o0_5 += pj[165] * vj;
+                    o0_6 += pj[198] * vj;
+                    o0_7 += pj[231] * vj;
+                }
+            }
+            Group.Barrier();
+        }
+        if (d0 < p.D)
+        {
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d0] = o0_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d0] = o0_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d0] = o0_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d0] = o0_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d0] = o0_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d0] = o0_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d0] = o0_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d0] = o0_7 / sL[rb + 7];
+        }
+    }
+
     /// <summary>Tiled online-softmax attention for head dims ≤ 128. Grid (⌈Lq/16⌉, B·heads), 128 threads.</summary>
     internal static void TiledD128(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttnArgs p)
     {
@@ -20,7 +106,8 @@ internal static partial class AttentionTiledKernels
         long qb = (long)bi * p.Lq * p.C + (long)h * p.D, kb = (long)bi * p.Lk * p.C + (long)h * p.D;
         if (t < 16) { sM[t] = float.NegativeInfinity; sL[t] = 0f; }
         int sr = t >> 3, sj = t & 7;   // score ownership: query row sr, keys sj + 8u
-        int d0 = t + 0;
+        int rb = 0, dl = t;   // P.V ownership: rows rb + r, dims dl + 128c
+        int d0 = dl + 0;
         float o0_0 = 0f, o0_1 = 0f, o0_2 = 0f, o0_3 = 0f, o0_4 = 0f, o0_5 = 0f, o0_6 = 0f, o0_7 = 0f, o0_8 = 0f, o0_9 = 0f, o0_10 = 0f, o0_11 = 0f, o0_12 = 0f, o0_13 = 0f, o0_14 = 0f, o0_15 = 0f;
         int kEnd = p.Causal != 0 ? XMath.Min(p.Lk, q0 + 16) : p.Lk;
         for (int k0 = 0; k0 < kEnd; k0 += 32)
@@ -51,28 +138,29 @@ internal static partial class AttentionTiledKernels
             Group.Barrier();
             if (d0 < p.D)
             {
-                o0_0 *= sC[0];
-                o0_1 *= sC[1];
-                o0_2 *= sC[2];
-                o0_3 *= sC[3];
-                o0_4 *= sC[4];
-                o0_5 *= sC[5];
-                o0_6 *= sC[6];
-                o0_7 *= sC[7];
-                o0_8 *= sC[8];
-                o0_9 *= sC[9];
-                o0_10 *= sC[10];
-                o0_11 *= sC[11];
-                o0_12 *= sC[12];
-                o0_13 *= sC[13];
-                o0_14 *= sC[14];
-                o0_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o0_0 *= cr[0];
+                o0_1 *= cr[1];
+                o0_2 *= cr[2];
+                o0_3 *= cr[3];
+                o0_4 *= cr[4];
+                o0_5 *= cr[5];
+                o0_6 *= cr[6];
+                o0_7 *= cr[7];
+                o0_8 *= cr[8];
+                o0_9 *= cr[9];
+                o0_10 *= cr[10];
+                o0_11 *= cr[11];
+                o0_12 *= cr[12];
+                o0_13 *= cr[13];
+                o0_14 *= cr[14];
+                o0_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d0;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o0_0 += pj[0] * vj;
                     o0_1 += pj[33] * vj;
                     o0_2 += pj[66] * vj;
@@ -95,22 +183,22 @@ internal static partial class AttentionTiledKernels
         }
         if (d0 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d0] = o0_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d0] = o0_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d0] = o0_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d0] = o0_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d0] = o0_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d0] = o0_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d0] = o0_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d0] = o0_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d0] = o0_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d0] = o0_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d0] = o0_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d0] = o0_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d0] = o0_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d0] = o0_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d0] = o0_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d0] = o0_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d0] = o0_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d0] = o0_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d0] = o0_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d0] = o0_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d0] = o0_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d0] = o0_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d0] = o0_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d0] = o0_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d0] = o0_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d0] = o0_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d0] = o0_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d0] = o0_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d0] = o0_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d0] = o0_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d0] = o0_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d0] = o0_15 / sL[rb + 15];
         }
     }
 
@@ -128,8 +216,9 @@ internal static partial class AttentionTiledKernels
         long qb = (long)bi * p.Lq * p.C + (long)h * p.D, kb = (long)bi * p.Lk * p.C + (long)h * p.D;
         if (t < 16) { sM[t] = float.NegativeInfinity; sL[t] = 0f; }
         int sr = t >> 3, sj = t & 7;   // score ownership: query row sr, keys sj + 8u
-        int d0 = t + 0;
-        int d1 = t + 128;
+        int rb = 0, dl = t;   // P.V ownership: rows rb + r, dims dl + 128c
+        int d0 = dl + 0;
+        int d1 = dl + 128;
         float o0_0 = 0f, o0_1 = 0f, o0_2 = 0f, o0_3 = 0f, o0_4 = 0f, o0_5 = 0f, o0_6 = 0f, o0_7 = 0f, o0_8 = 0f, o0_9 = 0f, o0_10 = 0f, o0_11 = 0f, o0_12 = 0f, o0_13 = 0f, o0_14 = 0f, o0_15 = 0f;
         float o1_0 = 0f, o1_1 = 0f, o1_2 = 0f, o1_3 = 0f, o1_4 = 0f, o1_5 = 0f, o1_6 = 0f, o1_7 = 0f, o1_8 = 0f, o1_9 = 0f, o1_10 = 0f, o1_11 = 0f, o1_12 = 0f, o1_13 = 0f, o1_14 = 0f, o1_15 = 0f;
         int kEnd = p.Causal != 0 ? XMath.Min(p.Lk, q0 + 16) : p.Lk;
@@ -161,28 +250,29 @@ internal static partial class AttentionTiledKernels
             Group.Barrier();
             if (d0 < p.D)
             {
-                o0_0 *= sC[0];
-                o0_1 *= sC[1];
-                o0_2 *= sC[2];
-                o0_3 *= sC[3];
-                o0_4 *= sC[4];
-                o0_5 *= sC[5];
-                o0_6 *= sC[6];
-                o0_7 *= sC[7];
-                o0_8 *= sC[8];
-                o0_9 *= sC[9];
-                o0_10 *= sC[10];
-                o0_11 *= sC[11];
-                o0_12 *= sC[12];
-                o0_13 *= sC[13];
-                o0_14 *= sC[14];
-                o0_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o0_0 *= cr[0];
+                o0_1 *= cr[1];
+                o0_2 *= cr[2];
+                o0_3 *= cr[3];
+                o0_4 *= cr[4];
+                o0_5 *= cr[5];
+                o0_6 *= cr[6];
+                o0_7 *= cr[7];
+                o0_8 *= cr[8];
+                o0_9 *= cr[9];
+                o0_10 *= cr[10];
+                o0_11 *= cr[11];
+                o0_12 *= cr[12];
+                o0_13 *= cr[13];
+                o0_14 *= cr[14];
+                o0_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d0;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o0_0 += pj[0] * vj;
                     o0_1 += pj[33] * vj;
                     o0_2 += pj[66] * vj;
@@ -203,28 +293,29 @@ internal static partial class AttentionTiledKernels
             }
             if (d1 < p.D)
             {
-                o1_0 *= sC[0];
-                o1_1 *= sC[1];
-                o1_2 *= sC[2];
-                o1_3 *= sC[3];
-                o1_4 *= sC[4];
-                o1_5 *= sC[5];
-                o1_6 *= sC[6];
-                o1_7 *= sC[7];
-                o1_8 *= sC[8];
-                o1_9 *= sC[9];
-                o1_10 *= sC[10];
-                o1_11 *= sC[11];
-                o1_12 *= sC[12];
-                o1_13 *= sC[13];
-                o1_14 *= sC[14];
-                o1_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o1_0 *= cr[0];
+                o1_1 *= cr[1];
+                o1_2 *= cr[2];
+                o1_3 *= cr[3];
+                o1_4 *= cr[4];
+                o1_5 *= cr[5];
+                o1_6 *= cr[6];
+                o1_7 *= cr[7];
+                o1_8 *= cr[8];
+                o1_9 *= cr[9];
+                o1_10 *= cr[10];
+                o1_11 *= cr[11];
+                o1_12 *= cr[12];
+                o1_13 *= cr[13];
+                o1_14 *= cr[14];
+                o1_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d1;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o1_0 += pj[0] * vj;
                     o1_1 += pj[33] * vj;
                     o1_2 += pj[66] * vj;
@@ -247,41 +338,41 @@ internal static partial class AttentionTiledKernels
         }
         if (d0 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d0] = o0_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d0] = o0_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d0] = o0_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d0] = o0_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d0] = o0_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d0] = o0_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d0] = o0_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d0] = o0_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d0] = o0_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d0] = o0_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d0] = o0_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d0] = o0_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d0] = o0_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d0] = o0_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d0] = o0_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d0] = o0_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d0] = o0_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d0] = o0_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d0] = o0_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d0] = o0_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d0] = o0_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d0] = o0_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d0] = o0_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d0] = o0_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d0] = o0_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d0] = o0_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d0] = o0_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d0] = o0_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d0] = o0_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d0] = o0_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d0] = o0_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d0] = o0_15 / sL[rb + 15];
         }
         if (d1 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d1] = o1_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d1] = o1_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d1] = o1_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d1] = o1_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d1] = o1_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d1] = o1_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d1] = o1_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d1] = o1_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d1] = o1_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d1] = o1_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d1] = o1_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d1] = o1_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d1] = o1_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d1] = o1_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d1] = o1_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d1] = o1_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d1] = o1_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d1] = o1_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d1] = o1_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d1] = o1_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d1] = o1_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d1] = o1_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d1] = o1_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d1] = o1_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d1] = o1_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d1] = o1_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d1] = o1_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d1] = o1_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d1] = o1_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d1] = o1_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d1] = o1_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d1] = o1_15 / sL[rb + 15];
         }
     }
 
@@ -299,10 +390,11 @@ internal static partial class AttentionTiledKernels
         long qb = (long)bi * p.Lq * p.C + (long)h * p.D, kb = (long)bi * p.Lk * p.C + (long)h * p.D;
         if (t < 16) { sM[t] = float.NegativeInfinity; sL[t] = 0f; }
         int sr = t >> 3, sj = t & 7;   // score ownership: query row sr, keys sj + 8u
-        int d0 = t + 0;
-        int d1 = t + 128;
-        int d2 = t + 256;
-        int d3 = t + 384;
+        int rb = 0, dl = t;   // P.V ownership: rows rb + r, dims dl + 128c
+        int d0 = dl + 0;
+        int d1 = dl + 128;
+        int d2 = dl + 256;
+        int d3 = dl + 384;
         float o0_0 = 0f, o0_1 = 0f, o0_2 = 0f, o0_3 = 0f, o0_4 = 0f, o0_5 = 0f, o0_6 = 0f, o0_7 = 0f, o0_8 = 0f, o0_9 = 0f, o0_10 = 0f, o0_11 = 0f, o0_12 = 0f, o0_13 = 0f, o0_14 = 0f, o0_15 = 0f;
         float o1_0 = 0f, o1_1 = 0f, o1_2 = 0f, o1_3 = 0f, o1_4 = 0f, o1_5 = 0f, o1_6 = 0f, o1_7 = 0f, o1_8 = 0f, o1_9 = 0f, o1_10 = 0f, o1_11 = 0f, o1_12 = 0f, o1_13 = 0f, o1_14 = 0f, o1_15 = 0f;
         float o2_0 = 0f, o2_1 = 0f, o2_2 = 0f, o2_3 = 0f, o2_4 = 0f, o2_5 = 0f, o2_6 = 0f, o2_7 = 0f, o2_8 = 0f, o2_9 = 0f, o2_10 = 0f, o2_11 = 0f, o2_12 = 0f, o2_13 = 0f, o2_14 = 0f, o2_15 = 0f;
@@ -336,28 +428,29 @@ internal static partial class AttentionTiledKernels
             Group.Barrier();
             if (d0 < p.D)
             {
-                o0_0 *= sC[0];
-                o0_1 *= sC[1];
-                o0_2 *= sC[2];
-                o0_3 *= sC[3];
-                o0_4 *= sC[4];
-                o0_5 *= sC[5];
-                o0_6 *= sC[6];
-                o0_7 *= sC[7];
-                o0_8 *= sC[8];
-                o0_9 *= sC[9];
-                o0_10 *= sC[10];
-                o0_11 *= sC[11];
-                o0_12 *= sC[12];
-                o0_13 *= sC[13];
-                o0_14 *= sC[14];
-                o0_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o0_0 *= cr[0];
+                o0_1 *= cr[1];
+                o0_2 *= cr[2];
+                o0_3 *= cr[3];
+                o0_4 *= cr[4];
+                o0_5 *= cr[5];
+                o0_6 *= cr[6];
+                o0_7 *= cr[7];
+                o0_8 *= cr[8];
+                o0_9 *= cr[9];
+                o0_10 *= cr[10];
+                o0_11 *= cr[11];
+                o0_12 *= cr[12];
+                o0_13 *= cr[13];
+                o0_14 *= cr[14];
+                o0_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d0;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o0_0 += pj[0] * vj;
                     o0_1 += pj[33] * vj;
                     o0_2 += pj[66] * vj;
@@ -378,28 +471,29 @@ internal static partial class AttentionTiledKernels
             }
             if (d1 < p.D)
             {
-                o1_0 *= sC[0];
-                o1_1 *= sC[1];
-                o1_2 *= sC[2];
-                o1_3 *= sC[3];
-                o1_4 *= sC[4];
-                o1_5 *= sC[5];
-                o1_6 *= sC[6];
-                o1_7 *= sC[7];
-                o1_8 *= sC[8];
-                o1_9 *= sC[9];
-                o1_10 *= sC[10];
-                o1_11 *= sC[11];
-                o1_12 *= sC[12];
-                o1_13 *= sC[13];
-                o1_14 *= sC[14];
-                o1_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o1_0 *= cr[0];
+                o1_1 *= cr[1];
+                o1_2 *= cr[2];
+                o1_3 *= cr[3];
+                o1_4 *= cr[4];
+                o1_5 *= cr[5];
+                o1_6 *= cr[6];
+                o1_7 *= cr[7];
+                o1_8 *= cr[8];
+                o1_9 *= cr[9];
+                o1_10 *= cr[10];
+                o1_11 *= cr[11];
+                o1_12 *= cr[12];
+                o1_13 *= cr[13];
+                o1_14 *= cr[14];
+                o1_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d1;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o1_0 += pj[0] * vj;
                     o1_1 += pj[33] * vj;
                     o1_2 += pj[66] * vj;
@@ -420,28 +514,29 @@ internal static partial class AttentionTiledKernels
             }
             if (d2 < p.D)
             {
-                o2_0 *= sC[0];
-                o2_1 *= sC[1];
-                o2_2 *= sC[2];
-                o2_3 *= sC[3];
-                o2_4 *= sC[4];
-                o2_5 *= sC[5];
-                o2_6 *= sC[6];
-                o2_7 *= sC[7];
-                o2_8 *= sC[8];
-                o2_9 *= sC[9];
-                o2_10 *= sC[10];
-                o2_11 *= sC[11];
-                o2_12 *= sC[12];
-                o2_13 *= sC[13];
-                o2_14 *= sC[14];
-                o2_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o2_0 *= cr[0];
+                o2_1 *= cr[1];
+                o2_2 *= cr[2];
+                o2_3 *= cr[3];
+                o2_4 *= cr[4];
+                o2_5 *= cr[5];
+                o2_6 *= cr[6];
+                o2_7 *= cr[7];
+                o2_8 *= cr[8];
+                o2_9 *= cr[9];
+                o2_10 *= cr[10];
+                o2_11 *= cr[11];
+                o2_12 *= cr[12];
+                o2_13 *= cr[13];
+                o2_14 *= cr[14];
+                o2_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d2;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o2_0 += pj[0] * vj;
                     o2_1 += pj[33] * vj;
                     o2_2 += pj[66] * vj;
@@ -462,28 +557,29 @@ internal static partial class AttentionTiledKernels
             }
             if (d3 < p.D)
             {
-                o3_0 *= sC[0];
-                o3_1 *= sC[1];
-                o3_2 *= sC[2];
-                o3_3 *= sC[3];
-                o3_4 *= sC[4];
-                o3_5 *= sC[5];
-                o3_6 *= sC[6];
-                o3_7 *= sC[7];
-                o3_8 *= sC[8];
-                o3_9 *= sC[9];
-                o3_10 *= sC[10];
-                o3_11 *= sC[11];
-                o3_12 *= sC[12];
-                o3_13 *= sC[13];
-                o3_14 *= sC[14];
-                o3_15 *= sC[15];
+                var cr = sC.SubView(rb, 16 - rb);
+                o3_0 *= cr[0];
+                o3_1 *= cr[1];
+                o3_2 *= cr[2];
+                o3_3 *= cr[3];
+                o3_4 *= cr[4];
+                o3_5 *= cr[5];
+                o3_6 *= cr[6];
+                o3_7 *= cr[7];
+                o3_8 *= cr[8];
+                o3_9 *= cr[9];
+                o3_10 *= cr[10];
+                o3_11 *= cr[11];
+                o3_12 *= cr[12];
+                o3_13 *= cr[13];
+                o3_14 *= cr[14];
+                o3_15 *= cr[15];
                 int keys = XMath.Min(32, p.Lk - k0);
                 long vp = kb + (long)k0 * p.C + d3;
                 for (int j = 0; j < keys; j++)
                 {
                     float vj = v[vp + (long)j * p.C];
-                    var pj = sS.SubView(j, 528 - j);   // probabilities of key j at constant offsets
+                    var pj = sS.SubView(rb * 33 + j, 528 - rb * 33 - j);   // probabilities of key j at constant offsets
                     o3_0 += pj[0] * vj;
                     o3_1 += pj[33] * vj;
                     o3_2 += pj[66] * vj;
@@ -506,79 +602,79 @@ internal static partial class AttentionTiledKernels
         }
         if (d0 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d0] = o0_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d0] = o0_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d0] = o0_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d0] = o0_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d0] = o0_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d0] = o0_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d0] = o0_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d0] = o0_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d0] = o0_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d0] = o0_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d0] = o0_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d0] = o0_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d0] = o0_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d0] = o0_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d0] = o0_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d0] = o0_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d0] = o0_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d0] = o0_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d0] = o0_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d0] = o0_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d0] = o0_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d0] = o0_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d0] = o0_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d0] = o0_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d0] = o0_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d0] = o0_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d0] = o0_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d0] = o0_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d0] = o0_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d0] = o0_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d0] = o0_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d0] = o0_15 / sL[rb + 15];
         }
         if (d1 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d1] = o1_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d1] = o1_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d1] = o1_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d1] = o1_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d1] = o1_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d1] = o1_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d1] = o1_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d1] = o1_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d1] = o1_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d1] = o1_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d1] = o1_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d1] = o1_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d1] = o1_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d1] = o1_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d1] = o1_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d1] = o1_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d1] = o1_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d1] = o1_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d1] = o1_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d1] = o1_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d1] = o1_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d1] = o1_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d1] = o1_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d1] = o1_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d1] = o1_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d1] = o1_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d1] = o1_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d1] = o1_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d1] = o1_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d1] = o1_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d1] = o1_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d1] = o1_15 / sL[rb + 15];
         }
         if (d2 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d2] = o2_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d2] = o2_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d2] = o2_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d2] = o2_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d2] = o2_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d2] = o2_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d2] = o2_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d2] = o2_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d2] = o2_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d2] = o2_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d2] = o2_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d2] = o2_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d2] = o2_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d2] = o2_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d2] = o2_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d2] = o2_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d2] = o2_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d2] = o2_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d2] = o2_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d2] = o2_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d2] = o2_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d2] = o2_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d2] = o2_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d2] = o2_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d2] = o2_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d2] = o2_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d2] = o2_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d2] = o2_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d2] = o2_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d2] = o2_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d2] = o2_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d2] = o2_15 / sL[rb + 15];
         }
         if (d3 < p.D)
         {
-            if (q0 + 0 < p.Lq) o[qb + (long)(q0 + 0) * p.C + d3] = o3_0 / sL[0];
-            if (q0 + 1 < p.Lq) o[qb + (long)(q0 + 1) * p.C + d3] = o3_1 / sL[1];
-            if (q0 + 2 < p.Lq) o[qb + (long)(q0 + 2) * p.C + d3] = o3_2 / sL[2];
-            if (q0 + 3 < p.Lq) o[qb + (long)(q0 + 3) * p.C + d3] = o3_3 / sL[3];
-            if (q0 + 4 < p.Lq) o[qb + (long)(q0 + 4) * p.C + d3] = o3_4 / sL[4];
-            if (q0 + 5 < p.Lq) o[qb + (long)(q0 + 5) * p.C + d3] = o3_5 / sL[5];
-            if (q0 + 6 < p.Lq) o[qb + (long)(q0 + 6) * p.C + d3] = o3_6 / sL[6];
-            if (q0 + 7 < p.Lq) o[qb + (long)(q0 + 7) * p.C + d3] = o3_7 / sL[7];
-            if (q0 + 8 < p.Lq) o[qb + (long)(q0 + 8) * p.C + d3] = o3_8 / sL[8];
-            if (q0 + 9 < p.Lq) o[qb + (long)(q0 + 9) * p.C + d3] = o3_9 / sL[9];
-            if (q0 + 10 < p.Lq) o[qb + (long)(q0 + 10) * p.C + d3] = o3_10 / sL[10];
-            if (q0 + 11 < p.Lq) o[qb + (long)(q0 + 11) * p.C + d3] = o3_11 / sL[11];
-            if (q0 + 12 < p.Lq) o[qb + (long)(q0 + 12) * p.C + d3] = o3_12 / sL[12];
-            if (q0 + 13 < p.Lq) o[qb + (long)(q0 + 13) * p.C + d3] = o3_13 / sL[13];
-            if (q0 + 14 < p.Lq) o[qb + (long)(q0 + 14) * p.C + d3] = o3_14 / sL[14];
-            if (q0 + 15 < p.Lq) o[qb + (long)(q0 + 15) * p.C + d3] = o3_15 / sL[15];
+            if (q0 + rb + 0 < p.Lq) o[qb + (long)(q0 + rb + 0) * p.C + d3] = o3_0 / sL[rb + 0];
+            if (q0 + rb + 1 < p.Lq) o[qb + (long)(q0 + rb + 1) * p.C + d3] = o3_1 / sL[rb + 1];
+            if (q0 + rb + 2 < p.Lq) o[qb + (long)(q0 + rb + 2) * p.C + d3] = o3_2 / sL[rb + 2];
+            if (q0 + rb + 3 < p.Lq) o[qb + (long)(q0 + rb + 3) * p.C + d3] = o3_3 / sL[rb + 3];
+            if (q0 + rb + 4 < p.Lq) o[qb + (long)(q0 + rb + 4) * p.C + d3] = o3_4 / sL[rb + 4];
+            if (q0 + rb + 5 < p.Lq) o[qb + (long)(q0 + rb + 5) * p.C + d3] = o3_5 / sL[rb + 5];
+            if (q0 + rb + 6 < p.Lq) o[qb + (long)(q0 + rb + 6) * p.C + d3] = o3_6 / sL[rb + 6];
+            if (q0 + rb + 7 < p.Lq) o[qb + (long)(q0 + rb + 7) * p.C + d3] = o3_7 / sL[rb + 7];
+            if (q0 + rb + 8 < p.Lq) o[qb + (long)(q0 + rb + 8) * p.C + d3] = o3_8 / sL[rb + 8];
+            if (q0 + rb + 9 < p.Lq) o[qb + (long)(q0 + rb + 9) * p.C + d3] = o3_9 / sL[rb + 9];
+            if (q0 + rb + 10 < p.Lq) o[qb + (long)(q0 + rb + 10) * p.C + d3] = o3_10 / sL[rb + 10];
+            if (q0 + rb + 11 < p.Lq) o[qb + (long)(q0 + rb + 11) * p.C + d3] = o3_11 / sL[rb + 11];
+            if (q0 + rb + 12 < p.Lq) o[qb + (long)(q0 + rb + 12) * p.C + d3] = o3_12 / sL[rb + 12];
+            if (q0 + rb + 13 < p.Lq) o[qb + (long)(q0 + rb + 13) * p.C + d3] = o3_13 / sL[rb + 13];
+            if (q0 + rb + 14 < p.Lq) o[qb + (long)(q0 + rb + 14) * p.C + d3] = o3_14 / sL[rb + 14];
+            if (q0 + rb + 15 < p.Lq) o[qb + (long)(q0 + rb + 15) * p.C + d3] = o3_15 / sL[rb + 15];
         }
     }
 }

@@ -90,6 +90,63 @@ public static class Mma
         c.C0 = c0; c.C1 = c1; c.C2 = c2; c.C3 = c3;
     }
 
+    // ---- Batched emulation for tile code. On the CPU accelerator every shuffle is a warp-wide rendezvous of 32 OS
+    // threads, so a 64x32 warp tile (16 mmas x 32 shuffles per k16 step) would crawl. Tile code therefore stashes its
+    // fragments in a per-warp scratch (slot r holds one register of all 32 lanes: scratch[32·r + lane]), meets once at
+    // Warp.Barrier, and each lane reads the other lanes' registers from there with the same lane/register mapping as
+    // Emulate. Two barriers per k16 step instead of 512 shuffles; the CUDA path never touches the scratch.
+
+    /// <summary>Scratch slots per FragA (4) and FragB (2).</summary>
+    public const int SlotsA = 4, SlotsB = 2;
+
+    /// <summary>Stores this lane's A fragment in slots slot..slot+3 of the warp scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Stash(FragA a, ArrayView<uint> scratch, int slot)
+    {
+        int lane = Warp.LaneIdx;
+        scratch[32 * slot + lane] = a.R0;
+        scratch[32 * (slot + 1) + lane] = a.R1;
+        scratch[32 * (slot + 2) + lane] = a.R2;
+        scratch[32 * (slot + 3) + lane] = a.R3;
+    }
+
+    /// <summary>Stores this lane's B fragment in slots slot, slot+1 of the warp scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Stash(FragB b, ArrayView<uint> scratch, int slot)
+    {
+        int lane = Warp.LaneIdx;
+        scratch[32 * slot + lane] = b.R0;
+        scratch[32 * (slot + 1) + lane] = b.R1;
+    }
+
+    /// <summary>c += A·B from fragments stashed by all 32 lanes (call after a Warp.Barrier that follows the stashes).</summary>
+    public static void EmulateStashed(ref FragC c, ArrayView<uint> scratch, int aSlot, int bSlot)
+    {
+        int lane = Warp.LaneIdx;
+        int g = lane >> 2, t = lane & 3;
+        float c0 = c.C0, c1 = c.C1, c2 = c.C2, c3 = c.C3;
+        for (int p = 0; p < 8; p++)
+        {
+            int hiK = p >> 2, q = p & 3;
+            uint aLo = scratch[32 * (aSlot + 2 * hiK) + 4 * g + q];
+            uint aHi = scratch[32 * (aSlot + 2 * hiK + 1) + 4 * g + q];
+            uint bE = scratch[32 * (bSlot + hiK) + 8 * t + q];
+            uint bO = scratch[32 * (bSlot + hiK) + 8 * t + 4 + q];
+            float al0 = Lo(aLo), al1 = Hi(aLo), ah0 = Lo(aHi), ah1 = Hi(aHi);
+            float be0 = Lo(bE), be1 = Hi(bE), bo0 = Lo(bO), bo1 = Hi(bO);
+            c0 += al0 * be0 + al1 * be1;
+            c1 += al0 * bo0 + al1 * bo1;
+            c2 += ah0 * be0 + ah1 * be1;
+            c3 += ah0 * bo0 + ah1 * bo1;
+        }
+        c.C0 = c0; c.C1 = c1; c.C2 = c2; c.C3 = c3;
+    }
+
+    /// <summary>Dynamic shared memory (in uints) a launch must request for the emulation scratch of `warps` warps using
+    /// `slots` slots each: none on CUDA (1 element: ILGPU wants a non-empty request), 32·slots per warp elsewhere.</summary>
+    public static int ScratchUInts(ILGPU.Runtime.Accelerator acc, int warps, int slots) =>
+        acc is CudaAccelerator ? 1 : warps * slots * 32;
+
     /// <summary>Two fp32 values rounded to fp16 (round to nearest even on CUDA's cvt.rn) and packed: lo in bits 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static uint Pack(float lo, float hi) => Bits(lo) | (Bits(hi) << 16);

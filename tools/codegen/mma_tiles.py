@@ -78,19 +78,30 @@ DPS = list(range(16, 161, 16))
 
 def attention():
     ns = BC // 8
-    o = [HEADER, "using System.Runtime.CompilerServices;", "using ILGPU;", "using PixelCost.Kernels.Ilgpu;", "",
-         "namespace PixelCost.Kernels.Ops;", "",
+    o = [HEADER, "using System.Runtime.CompilerServices;", "using ILGPU;", "using ILGPU.Algorithms;", "using ILGPU.Runtime.Cuda;",
+         "using PixelCost.Kernels.Ilgpu;", "", "namespace PixelCost.Kernels.Ops;", "",
          f"/// <summary>One warp's 16x{BC} score tile (S_j covers keys 8j..8j+7), then, in place, its probabilities.</summary>",
          "internal struct FlashS", "{", "    public FragC " + ", ".join(f"S{j}" for j in range(ns)) + ";", "",
+         "    /// <summary>Emulation scratch slots per warp: Q·Kᵀ stashes 1 A + 4 B fragments, P·V 2 A + 2 B.</summary>",
+         f"    public const int Slots = {max(4 + 2*ns, 4*(BC//16) + 2*(BC//16))};", "",
          "    /// <summary>S += Q·Kᵀ for one k16 step of the head dim: q = this lane's A fragment of Q, k = key-major fp16",
          "    /// pairs, kOff = g·s + dimPair0 + t.</summary>",
          "    [MethodImpl(MethodImplOptions.AggressiveInlining)]",
-         "    public void AddQK(FragA q, ArrayView<uint> k, int kOff, int s)",
+         "    public void AddQK(FragA q, ArrayView<uint> k, int kOff, int s, ArrayView<uint> scratch)",
          "    {"]
     for j in range(ns):
         o.append(f"        FragB b{j}; b{j}.R0 = k[kOff + {8*j} * s]; b{j}.R1 = k[kOff + {8*j} * s + 4];")
-        o.append(f"        Mma.M16N8K16(ref S{j}, q, b{j});")
-    o += ["    }", "",
+    o += ["        if (CudaAsm.IsSupported)", "        {"]
+    for j in range(ns):
+        o.append(f"            Mma.M16N8K16(ref S{j}, q, b{j});")
+    o += ["        }", "        else", "        {", "            Mma.Stash(q, scratch, 0);"]
+    for j in range(ns):
+        o.append(f"            Mma.Stash(b{j}, scratch, {4 + 2*j});")
+    o.append("            Warp.Barrier();")
+    for j in range(ns):
+        o.append(f"            Mma.EmulateStashed(ref S{j}, scratch, 0, {4 + 2*j});")
+    o += ["            Warp.Barrier();", "        }", "    }", ""]
+    o += [
           "    /// <summary>Scales, masks (key ≥ lk, or key > row when causal → −∞) and returns this lane's maxima of row g",
           "    /// (lo) and g+8 (hi). col0 = first key of the tile + 2t.</summary>",
           "    [MethodImpl(MethodImplOptions.AggressiveInlining)]",
@@ -131,7 +142,7 @@ def attention():
           "    /// <summary>Padded head dim.</summary>", "    int Dp { get; }",
           "    void Scale(float lo, float hi);",
           f"    /// <summary>O += P·V over the {BC} keys of the tile; v = dim-major fp16 key pairs, vOff = g·s + t.</summary>",
-          "    void AddPV(in FlashS p, ArrayView<uint> v, int vOff, int s);",
+          "    void AddPV(in FlashS p, ArrayView<uint> v, int vOff, int s, ArrayView<uint> scratch);",
           "    /// <summary>Writes rows rowLo (and rowLo+8) that are &lt; lq, dims &lt; d, divided by the row sums.</summary>",
           "    void Store(ArrayView<float> o, long rowLoOff, long rowHiOff, int col0, int d, bool lo, bool hi, float invLo, float invHi);",
           "}", ""]
@@ -141,18 +152,31 @@ def attention():
               f"internal struct FlashO{dp} : IFlashO", "{",
               "    public FragC " + ", ".join(f"O{j}" for j in range(nt)) + ";", "",
               f"    public readonly int Dp => {dp};", "",
-              "    public void Scale(float lo, float hi)", "    {"]
+              "    [MethodImpl(MethodImplOptions.AggressiveInlining)]", "    public void Scale(float lo, float hi)", "    {"]
         for j in range(nt):
             o.append(f"        O{j}.C0 *= lo; O{j}.C1 *= lo; O{j}.C2 *= hi; O{j}.C3 *= hi;")
         o += ["    }", "",
-              "    public void AddPV(in FlashS p, ArrayView<uint> v, int vOff, int s)", "    {"]
+              "    [MethodImpl(MethodImplOptions.AggressiveInlining)]", "    public void AddPV(in FlashS p, ArrayView<uint> v, int vOff, int s, ArrayView<uint> scratch)", "    {"]
         for kk in range(BC // 16):
             o.append(f"        FragA p{kk} = p.P{kk}();")
+        o += ["        if (CudaAsm.IsSupported)", "        {"]
         for j in range(nt):
             for kk in range(BC // 16):
-                o.append(f"        {{ FragB b; b.R0 = v[vOff + {8*j} * s + {8*kk}]; b.R1 = v[vOff + {8*j} * s + {8*kk + 4}]; "
+                o.append(f"            {{ FragB b; b.R0 = v[vOff + {8*j} * s + {8*kk}]; b.R1 = v[vOff + {8*j} * s + {8*kk + 4}]; "
                          f"Mma.M16N8K16(ref O{j}, p{kk}, b); }}")
+        o += ["        }", "        else", "        {"]
+        for kk in range(BC // 16):
+            o.append(f"            Mma.Stash(p{kk}, scratch, {4*kk});")
+        for j in range(nt):
+            stash = []
+            for kk in range(BC // 16):
+                stash.append(f"FragB b{kk}; b{kk}.R0 = v[vOff + {8*j} * s + {8*kk}]; b{kk}.R1 = v[vOff + {8*j} * s + {8*kk + 4}]; "
+                             f"Mma.Stash(b{kk}, scratch, {4*(BC//16) + 2*kk});")
+            emu = [f"Mma.EmulateStashed(ref O{j}, scratch, {4*kk}, {4*(BC//16) + 2*kk});" for kk in range(BC // 16)]
+            o.append("            { " + " ".join(stash) + " Warp.Barrier(); " + " ".join(emu) + " Warp.Barrier(); }")
+        o += ["        }"]
         o += ["    }", "",
+              "    [MethodImpl(MethodImplOptions.AggressiveInlining)]",
               "    public void Store(ArrayView<float> o, long rowLoOff, long rowHiOff, int col0, int d, bool lo, bool hi, float invLo, float invHi)",
               "    {"]
         for j in range(nt):

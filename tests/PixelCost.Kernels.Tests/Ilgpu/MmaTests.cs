@@ -13,7 +13,7 @@ namespace PixelCost.Kernels.Tests.Ilgpu;
 public class MmaTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
 {
     // a: [16,16] row-major, b: [16,8] row-major (k, n), c/d: [16,8].
-    private static void OneTile(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> d)
+    internal static void OneTile(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> d)
     {
         int lane = Warp.LaneIdx, g = lane >> 2, t = lane & 3;
         FragA fa;
@@ -58,6 +58,15 @@ public class MmaTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
         k(new KernelConfig(1, 32), ab.View, bb.View, cb.View, db.View);
         acc.Synchronize();
         var got = db.GetAsArray1D();
+        var expected = Expected(a, b, c);
+        // fp16·fp16 products are exact in fp32; 16 fp32 additions of terms ≤ 1 plus |c| ≤ 0.5 each round by ≤ 2⁻²⁴·17,
+        // so 17·17·2⁻²⁴ bounds any summation order (the tensor core's too). A misplaced element moves a value by ~0.1.
+        Close.All(expected, got, 17.0 * 17 * Math.Pow(2, -24), 0, new[] { 16, 8 }, "mma.m16n8k16");
+    }
+
+    /// <summary>D = A·B + C in fp64, rounded to fp32.</summary>
+    internal static float[] Expected(float[] a, float[] b, float[] c)
+    {
         var expected = new float[128];
         for (int i = 0; i < 16; i++)
             for (int j = 0; j < 8; j++)
@@ -66,9 +75,7 @@ public class MmaTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
                 for (int kk = 0; kk < 16; kk++) s += (double)a[i * 16 + kk] * b[kk * 8 + j];
                 expected[i * 8 + j] = (float)s;
             }
-        // fp16·fp16 products are exact in fp32; 16 fp32 additions of terms ≤ 1 plus |c| ≤ 0.5 each round by ≤ 2⁻²⁴·17,
-        // so 17·17·2⁻²⁴ bounds any summation order (the tensor core's too). A misplaced element moves a value by ~0.1.
-        Close.All(expected, got, 17.0 * 17 * Math.Pow(2, -24), 0, new[] { 16, 8 }, "mma.m16n8k16");
+        return expected;
     }
 
     [Fact]

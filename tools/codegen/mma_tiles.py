@@ -66,6 +66,14 @@ def gemm():
     for i in range(WM_T):
         for j in range(WN_T):
             o.append(f"        GemmTensorCoreIlgpu.StoreFrag(C{i}_{j}, c, cOff, row0 + {16*i}, col0 + {8*j}, m, n, alpha, beta);")
+    o += ["    }", "",
+          "    /// <summary>Writes the tile plus a per-row bias (implicit-GEMM convolution: rows = output channels).</summary>",
+          "    [MethodImpl(MethodImplOptions.AggressiveInlining)]",
+          "    public void StoreRowBias(ArrayView<float> c, long cOff, int row0, int col0, int m, int n, ArrayView<float> bias, bool hasBias)",
+          "    {"]
+    for i in range(WM_T):
+        for j in range(WN_T):
+            o.append(f"        Conv2dTensorCoreIlgpu.StoreFrag(C{i}_{j}, c, cOff, row0 + {16*i}, col0 + {8*j}, m, n, bias, hasBias);")
     o += ["    }", "}", ""]
     return "\n".join(o)
 

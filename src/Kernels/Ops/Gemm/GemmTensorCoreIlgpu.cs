@@ -47,9 +47,9 @@ public struct GemmTcArgs
 /// </summary>
 internal sealed class GemmTensorCoreIlgpu
 {
-    private const int BM = 128, BN = 128, BK = 32, Threads = 256;
-    private const int S = BK / 2 + 4;            // shared row stride in uints (fp16 pairs): ≡ 20 mod 32, conflict-free fragments
-    private const int TileU = BM * S;            // uints per staged operand tile (BM == BN)
+    internal const int BM = 128, BN = 128, BK = 32, Threads = 256;
+    internal const int S = BK / 2 + 4;            // shared row stride in uints (fp16 pairs): ≡ 20 mod 32, conflict-free fragments
+    internal const int TileU = BM * S;            // uints per staged operand tile (BM == BN)
 
     private readonly Action<AcceleratorStream, KernelConfig, F32Source, F32Source, ArrayView<float>, GemmTcArgs> _ff;
     private readonly Action<AcceleratorStream, KernelConfig, F32Source, F16Source, ArrayView<float>, GemmTcArgs> _fh;
@@ -167,7 +167,7 @@ internal sealed class GemmTensorCoreIlgpu
     /// (r,k) at r·K + k (threads walk k, coalesced), else at k·R + r (threads walk r, coalesced).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Stage<TX>(TX x, long off, bool kContig, int r0, int rows, int k0, int kTotal, ArrayView<uint> dst, int tid)
+    internal static void Stage<TX>(TX x, long off, bool kContig, int r0, int rows, int k0, int kTotal, ArrayView<uint> dst, int tid)
         where TX : struct, IGemmSource
     {
         for (int e = tid; e < BM * (BK / 2); e += Threads)

@@ -113,4 +113,26 @@ internal struct GemmTcAcc
         GemmTensorCoreIlgpu.StoreFrag(C3_2, c, cOff, row0 + 48, col0 + 16, m, n, alpha, beta);
         GemmTensorCoreIlgpu.StoreFrag(C3_3, c, cOff, row0 + 48, col0 + 24, m, n, alpha, beta);
     }
+
+    /// <summary>Writes the tile plus a per-row bias (implicit-GEMM convolution: rows = output channels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void StoreRowBias(ArrayView<float> c, long cOff, int row0, int col0, int m, int n, ArrayView<float> bias, bool hasBias)
+    {
+        Conv2dTensorCoreIlgpu.StoreFrag(C0_0, c, cOff, row0 + 0, col0 + 0, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C0_1, c, cOff, row0 + 0, col0 + 8, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C0_2, c, cOff, row0 + 0, col0 + 16, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C0_3, c, cOff, row0 + 0, col0 + 24, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C1_0, c, cOff, row0 + 16, col0 + 0, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C1_1, c, cOff, row0 + 16, col0 + 8, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C1_2, c, cOff, row0 + 16, col0 + 16, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C1_3, c, cOff, row0 + 16, col0 + 24, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C2_0, c, cOff, row0 + 32, col0 + 0, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C2_1, c, cOff, row0 + 32, col0 + 8, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C2_2, c, cOff, row0 + 32, col0 + 16, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C2_3, c, cOff, row0 + 32, col0 + 24, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C3_0, c, cOff, row0 + 48, col0 + 0, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C3_1, c, cOff, row0 + 48, col0 + 8, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C3_2, c, cOff, row0 + 48, col0 + 16, m, n, bias, hasBias);
+        Conv2dTensorCoreIlgpu.StoreFrag(C3_3, c, cOff, row0 + 48, col0 + 24, m, n, bias, hasBias);
+    }
 }

@@ -46,7 +46,7 @@ public sealed class TensorCoreCudaFixture : IDisposable
 /// <summary>
 /// The tensor-core kernels on a real GPU: the one PTX instruction against the same fragment code the CPU emulation
 /// checks (so a wrong fragment formula shows here), then GEMM and flash attention at sizes spanning many blocks, vs the
-/// fp64 references. Every test skips (not fails) without an sm_80+ CUDA device.
+/// fp64 references (conv2d too). Every test skips (not fails) without an sm_80+ CUDA device.
 /// </summary>
 public class TensorCoreCudaTests(TensorCoreCudaFixture cuda) : IClassFixture<TensorCoreCudaFixture>
 {
@@ -127,5 +127,29 @@ public class TensorCoreCudaTests(TensorCoreCudaFixture cuda) : IClassFixture<Ten
             new F64(scale), causal);
         Close.All(TestData.ToFloat(expected), ob.GetAsArray1D(), AttentionFlashIlgpu.Atol(0, d, scale, 0.5, 0.5), 0, new[] { b, lq, c },
             $"flash on the GPU b{b} lq{lq} lk{lk} h{heads} d{d} causal {causal}");
+    }
+    [SkippableTheory]
+    [InlineData(2, 64, 33, 31, 80, 3, 1, 1, true)]
+    [InlineData(1, 40, 20, 18, 130, 3, 2, 1, false)]
+    [InlineData(1, 320, 16, 16, 320, 1, 1, 0, true)]
+    public void Conv2dOnTheGpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad, bool bias)
+    {
+        var acc = Acc;
+        int[] xS = [n, cin, h, w], wS = [cout, cin, k, k];
+        int[] yS = [n, cout, (h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1];
+        var d = Conv2dSpec.Validate(xS, wS, bias ? new[] { cout } : default, bias, yS, stride, pad);
+        var xv = TestData.Uniform(Tensor.ElementCount(xS), 7);
+        var wv = TestData.Uniform(Tensor.ElementCount(wS), 8);
+        var bv = TestData.Uniform(cout, 9);
+        using var xb = acc.Allocate1D(xv);
+        using var wb = acc.Allocate1D(wv);
+        using var bb = acc.Allocate1D(bv);
+        using var yb = acc.Allocate1D<float>(Tensor.ElementCount(yS));
+        new Conv2dTensorCoreIlgpu(acc).Run(acc.DefaultStream, xb.View, wb.View, bias ? bb.View : default, yb.View, d, 0);
+        acc.Synchronize();
+        var expected = new F64[Tensor.ElementCount(yS)];
+        Conv2dReference.Conv2d<F64>(TestData.ToF64(xv), TestData.ToF64(wv), bias ? TestData.ToF64(bv) : [], expected, d);
+        Close.All(TestData.ToFloat(expected), yb.GetAsArray1D(), Conv2dTensorCoreIlgpu.Atol(0, d, 0.5, 0.5, 0.5), 0, yS,
+            $"conv tc on the GPU n{n} cin{cin} {h}x{w} cout{cout} k{k} s{stride} p{pad}");
     }
 }

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace PixelCost.Kernels.Tests;
 
-// Inside PixelCost.Kernels.*, a bare `Ops` names the namespace PixelCost.Kernels.Ops; this alias names the class.
+// Inside PixelCost.Kernels.*, a bare `Ops` names the namespace PixelCost.Kernels; this alias names the class.
 
 /// <summary>
 /// One golden case: tests/PixelCost.Kernels.Tests/Golden/ops/&lt;case&gt;.safetensors, made by

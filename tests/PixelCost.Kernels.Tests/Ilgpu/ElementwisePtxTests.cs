@@ -4,9 +4,8 @@ using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
-using PixelCost.Kernels.Ops;
-using PixelCost.Kernels.Ops.Noise;
-using PixelCost.Kernels.Ops.Pixels;
+using PixelCost.Kernels.Noise;
+using PixelCost.Kernels.Pixels;
 using Xunit;
 
 namespace PixelCost.Kernels.Tests.Ilgpu;

@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Runtime;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Cpu;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;
@@ -62,7 +62,7 @@ public class NoiseIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture
         using var buf = fx.Accelerator.Allocate1D<float>(n);
         foreach (var (seed, stream) in Keys)
         {
-            PixelCost.Kernels.Ops.Ops.FillUniform(cpu, t, seed, stream);
+            PixelCost.Kernels.Ops.FillUniform(cpu, t, seed, stream);
             K.RunUniform(fx.Accelerator.DefaultStream, buf.View, seed, stream, variant: 0);
             fx.Accelerator.Synchronize();
             // Integer Philox, exact int→float, power-of-two scale: no rounding anywhere, so bitwise.
@@ -82,7 +82,7 @@ public class NoiseIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture
         {
             var reference = new float[n];
             NoiseReference.Gaussian<F64>(reference, seed, mean, std, stream);
-            PixelCost.Kernels.Ops.Ops.FillGaussian(cpu, t, seed, mean, std, stream);
+            PixelCost.Kernels.Ops.FillGaussian(cpu, t, seed, mean, std, stream);
             K.RunGaussian(fx.Accelerator.DefaultStream, buf.View, seed, mean, std, stream, variant: 0);
             fx.Accelerator.Synchronize();
             var got = buf.GetAsArray1D();

@@ -1,6 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
-using PixelCost.Kernels.Ops.Pixels;
+using PixelCost.Kernels.Pixels;
 using PixelCost.Kernels.Reference;
 using Xunit;
 using static PixelCost.Kernels.Tests.TestData;

@@ -4,7 +4,6 @@ using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
-using PixelCost.Kernels.Ops;
 using Xunit;
 
 namespace PixelCost.Kernels.Tests.Ilgpu;

@@ -5,7 +5,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Scalar arguments of one flash-attention launch (public: ILGPU's CPU backend builds its launcher in another
 /// assembly).</summary>

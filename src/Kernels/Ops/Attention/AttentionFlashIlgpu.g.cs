@@ -6,7 +6,7 @@ using ILGPU.Algorithms;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>One warp's 16x32 score tile (S_j covers keys 8j..8j+7), then, in place, its probabilities.</summary>
 internal struct FlashS

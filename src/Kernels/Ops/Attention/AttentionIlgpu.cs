@@ -3,7 +3,7 @@ using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU multi-head attention (fp32 SIMT), heads packed in channels as <see cref="Ops.Attention"/>:

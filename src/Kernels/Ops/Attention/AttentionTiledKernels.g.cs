@@ -2,7 +2,7 @@
 using ILGPU;
 using ILGPU.Algorithms;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 internal static partial class AttentionTiledKernels
 {

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU conv2d as an implicit GEMM (fp32 SIMT): per image, y[Cout, Ho·Wo] = W[Cout, Cin·kh·kw] × im2col(x), the im2col

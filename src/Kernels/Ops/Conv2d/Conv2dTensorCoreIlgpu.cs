@@ -4,9 +4,9 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
 using Half = ILGPU.Half;
-using G = PixelCost.Kernels.Ops.GemmTensorCoreIlgpu;
+using G = PixelCost.Kernels.GemmTensorCoreIlgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>Sizes of one convolution launch (public: ILGPU's CPU backend builds its launcher in another assembly).</summary>
 public struct ConvTcArgs

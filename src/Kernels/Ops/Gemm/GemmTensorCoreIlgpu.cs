@@ -5,7 +5,7 @@ using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
 using Half = ILGPU.Half;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>An fp32 or fp16 operand read element by element (kernels are generic over it: fp16 weights stay fp16).</summary>
 public interface IGemmSource

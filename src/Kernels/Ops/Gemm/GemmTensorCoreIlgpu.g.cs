@@ -5,7 +5,7 @@ using ILGPU;
 using ILGPU.Runtime.Cuda;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>One warp's 64x32 accumulator tile: 4x4 m16n8 fp32 fragments (C_i_j covers rows
 /// 16i.., columns 8j.. of the warp tile).</summary>

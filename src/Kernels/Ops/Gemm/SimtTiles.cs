@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>16 bytes as four floats: a global load of one is a 128-bit load (ld.global.v4.f32) when the address is 16-byte aligned.</summary>
 public struct F4

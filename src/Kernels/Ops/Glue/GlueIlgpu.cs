@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU glue ops (the semantics of <see cref="GlueReference"/>):

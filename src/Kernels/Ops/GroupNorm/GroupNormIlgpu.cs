@@ -3,7 +3,7 @@ using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU GroupNorm (+ fused SiLU), the semantics of <see cref="GroupNormReference"/>:

@@ -3,7 +3,7 @@ using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU LayerNorm over the last dimension, the semantics of <see cref="LayerNormReference"/>:

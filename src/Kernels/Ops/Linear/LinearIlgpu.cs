@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace PixelCost.Kernels.Ops;
+namespace PixelCost.Kernels;
 
 /// <summary>
 /// ILGPU linear, y = x·wᵀ + bias, on the gemm kernels (<see cref="GemmIlgpu"/>) with B = w read transposed through its

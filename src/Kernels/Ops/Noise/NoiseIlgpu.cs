@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
 
-namespace PixelCost.Kernels.Ops.Noise;
+namespace PixelCost.Kernels.Noise;
 
 /// <summary>
 /// ILGPU noise fills (the mapping of <see cref="NoiseSpec"/>: element i = lane i % 4 of Philox block i / 4).

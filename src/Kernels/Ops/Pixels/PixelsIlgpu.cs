@@ -2,9 +2,9 @@ using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
-using PixelCost.Kernels.Ops.Noise;
+using PixelCost.Kernels.Noise;
 
-namespace PixelCost.Kernels.Ops.Pixels;
+namespace PixelCost.Kernels.Pixels;
 
 /// <summary>
 /// ILGPU pixel maps (the definitions of <see cref="PixelsReference"/>, images [H, W, 3] F32):

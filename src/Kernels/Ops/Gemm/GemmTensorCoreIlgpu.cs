@@ -45,6 +45,8 @@ public struct GemmTcArgs
 /// mma.m16n8k16 fp16·fp16 → fp32; alpha/beta epilogue from the registers.</item>
 /// </list>
 /// Needs sm_80+ on CUDA (mma.m16n8k16); on ILGPU's CPU accelerator the mma is emulated (see <see cref="Mma"/>).
+/// fp32 inputs are rounded to fp16: |x| &gt; 65504 becomes ±∞ and |x| &lt; 6.1e-5 loses relative precision (subnormal),
+/// so callers with such data need an fp32 variant.
 /// </summary>
 internal sealed class GemmTensorCoreIlgpu
 {

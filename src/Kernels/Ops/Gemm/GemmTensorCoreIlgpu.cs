@@ -41,9 +41,12 @@ public struct GemmTcArgs
 /// <item>v1 "ilgpu.tc-f16": block tile 128×128×32, 8 warps (2×4) each owning a 64×32 register tile of 4×4 m16n8
 /// fp32 accumulators (<see cref="GemmTcAcc"/>, generated); A/B tiles converted to fp16 while staged in shared memory
 /// (k-pairs packed in uints, row stride 20 uints so the 32 lanes' fragment loads hit 32 distinct banks), zero-filled out
-/// of range; mma.m16n8k16 fp16·fp16 → fp32; alpha/beta epilogue from the registers.</item>
+/// of range; double-buffered (the next k tile is fetched into registers while the current one is multiplied);
+/// mma.m16n8k16 fp16·fp16 → fp32; alpha/beta epilogue from the registers.</item>
 /// </list>
 /// Needs sm_80+ on CUDA (mma.m16n8k16); on ILGPU's CPU accelerator the mma is emulated (see <see cref="Mma"/>).
+/// fp32 inputs are rounded to fp16: |x| &gt; 65504 becomes ±∞ and |x| &lt; 6.1e-5 loses relative precision (subnormal),
+/// so callers with such data need an fp32 variant.
 /// </summary>
 internal sealed class GemmTensorCoreIlgpu
 {
@@ -134,11 +137,13 @@ internal sealed class GemmTensorCoreIlgpu
     };
 
     // Grid: x = column tile, y = row tile, z = batch. Block: 8 warps; warp w owns rows 64·(w/4).., columns 32·(w%4)..
+    // Two shared buffers per operand: while tile kt is multiplied from one, tile kt+1's global loads are in flight in
+    // registers (GemmTcPrefetch) and land in the other after the mmas; one barrier per k tile.
     private static void Kernel<TA, TB>(TA a, TB b, ArrayView<float> c, GemmTcArgs p)
         where TA : struct, IGemmSource where TB : struct, IGemmSource
     {
-        var sa = SharedMemory.Allocate<uint>(TileU);
-        var sb = SharedMemory.Allocate<uint>(TileU);
+        var sa = SharedMemory.Allocate<uint>(2 * TileU);
+        var sb = SharedMemory.Allocate<uint>(2 * TileU);
         int tid = Group.IdxX, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
         int n0 = Grid.IdxX * BN, m0 = Grid.IdxY * BM, batch = Grid.IdxZ;
         long aOff = batch * p.StrideA, bOff = batch * p.StrideB, cOff = batch * p.StrideC;
@@ -150,41 +155,57 @@ internal sealed class GemmTensorCoreIlgpu
         var wScratch = CudaAsm.IsSupported ? scratch : scratch.SubView(warp * GemmTcAcc.Slots * 32, GemmTcAcc.Slots * 32);
         int aFrag = (wm + g) * S + t, bFrag = (wn + g) * S + t;
         var acc = default(GemmTcAcc);
-        for (int k0 = 0; k0 < p.K; k0 += BK)
+        var next = default(GemmTcPrefetch);
+        int tiles = (p.K + BK - 1) / BK;
+        next.Load(a, aOff, aK, m0, p.M, b, bOff, bK, n0, p.N, 0, p.K, tid);
+        next.Store(sa, aK, sb, bK, tid);
+        Group.Barrier();
+        for (int kt = 0; kt < tiles; kt++)
         {
-            Stage(a, aOff, aK, m0, p.M, k0, p.K, sa, tid);
-            Stage(b, bOff, bK, n0, p.N, k0, p.K, sb, tid);
-            Group.Barrier();
-            acc.Step(sa, aFrag, sb, bFrag, S, wScratch);
-            acc.Step(sa, aFrag + 8, sb, bFrag + 8, S, wScratch);
+            int cur = (kt & 1) * TileU, other = TileU - cur;
+            bool more = kt + 1 < tiles;
+            if (more) next.Load(a, aOff, aK, m0, p.M, b, bOff, bK, n0, p.N, (kt + 1) * BK, p.K, tid);
+            acc.Step(sa, cur + aFrag, sb, cur + bFrag, S, wScratch);
+            acc.Step(sa, cur + aFrag + 8, sb, cur + bFrag + 8, S, wScratch);
+            if (more) next.Store(sa.SubView(other, TileU), aK, sb.SubView(other, TileU), bK, tid);
             Group.Barrier();
         }
         acc.Store(c, cOff, m0 + wm + g, n0 + wn + 2 * t, p.M, p.N, p.Alpha, p.Beta);
     }
 
     /// <summary>
-    /// Stages op(X)[r0.., k0..] (BM rows × BK k, X with R rows) into dst as fp16 k-pairs, zero outside R×K. kContig: element
-    /// (r,k) at r·K + k (threads walk k, coalesced), else at k·R + r (threads walk r, coalesced).
+    /// Staging element e (0 ≤ e &lt; 128·16) of op(X)[r0.., k0..] (X with R rows) as a packed fp16 pair, zero outside
+    /// R×K. kContig: element (r,k) at r·K + k and threads walk k (coalesced); else at k·R + r and threads walk r.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint Fetch<TX>(TX x, long off, bool kContig, int r0, int rows, int k0, int kTotal, int e)
+        where TX : struct, IGemmSource
+    {
+        int r = kContig ? e >> 4 : e & (BM - 1);
+        int kp = kContig ? e & 15 : e >> 7;
+        int gr = r0 + r, gk = k0 + 2 * kp;
+        float v0 = 0f, v1 = 0f;
+        if (gr < rows)
+        {
+            long i0 = kContig ? off + (long)gr * kTotal + gk : off + (long)gk * rows + gr;
+            long step = kContig ? 1 : rows;
+            if (gk < kTotal) v0 = x.Get(i0);
+            if (gk + 1 < kTotal) v1 = x.Get(i0 + step);
+        }
+        return Mma.Pack(v0, v1);
+    }
+
+    /// <summary>Where staging element e goes in a shared tile: row r, k-pair kp → r·S + kp.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int SharedIndex(bool kContig, int e) => kContig ? (e >> 4) * S + (e & 15) : (e & (BM - 1)) * S + (e >> 7);
+
+    /// <summary>Stages a whole tile into dst (single-buffered callers: the convolution's weights).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Stage<TX>(TX x, long off, bool kContig, int r0, int rows, int k0, int kTotal, ArrayView<uint> dst, int tid)
         where TX : struct, IGemmSource
     {
         for (int e = tid; e < BM * (BK / 2); e += Threads)
-        {
-            int r = kContig ? e >> 4 : e & (BM - 1);
-            int kp = kContig ? e & 15 : e >> 7;
-            int gr = r0 + r, gk = k0 + 2 * kp;
-            float v0 = 0f, v1 = 0f;
-            if (gr < rows)
-            {
-                long i0 = kContig ? off + (long)gr * kTotal + gk : off + (long)gk * rows + gr;
-                long step = kContig ? 1 : rows;
-                if (gk < kTotal) v0 = x.Get(i0);
-                if (gk + 1 < kTotal) v1 = x.Get(i0 + step);
-            }
-            dst[r * S + kp] = Mma.Pack(v0, v1);
-        }
+            dst[SharedIndex(kContig, e)] = Fetch(x, off, kContig, r0, rows, k0, kTotal, e);
     }
 
     /// <summary>Epilogue of one m16n8 fragment: this lane's (row, col), (row, col+1), (row+8, col), (row+8, col+1).</summary>

@@ -136,3 +136,54 @@ internal struct GemmTcAcc
         Conv2dTensorCoreIlgpu.StoreFrag(C3_3, c, cOff, row0 + 48, col0 + 24, m, n, bias, hasBias);
     }
 }
+
+/// <summary>One thread's share of the next A and B tiles (8 fp16 pairs each) held in registers while the
+/// current tile is multiplied (element e = tid + 256·i of the staging order in GemmTensorCoreIlgpu.Fetch).</summary>
+internal struct GemmTcPrefetch
+{
+    public uint A0, A1, A2, A3, A4, A5, A6, A7;
+    public uint B0, B1, B2, B3, B4, B5, B6, B7;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Load<TA, TB>(TA a, long aOff, bool aK, int m0, int m, TB b, long bOff, bool bK, int n0, int n, int k0, int k, int tid)
+        where TA : struct, IGemmSource where TB : struct, IGemmSource
+    {
+        A0 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 0);
+        A1 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 256);
+        A2 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 512);
+        A3 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 768);
+        A4 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 1024);
+        A5 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 1280);
+        A6 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 1536);
+        A7 = GemmTensorCoreIlgpu.Fetch(a, aOff, aK, m0, m, k0, k, tid + 1792);
+        B0 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 0);
+        B1 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 256);
+        B2 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 512);
+        B3 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 768);
+        B4 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 1024);
+        B5 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 1280);
+        B6 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 1536);
+        B7 = GemmTensorCoreIlgpu.Fetch(b, bOff, bK, n0, n, k0, k, tid + 1792);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Store(ArrayView<uint> sa, bool aK, ArrayView<uint> sb, bool bK, int tid)
+    {
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 0)] = A0;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 256)] = A1;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 512)] = A2;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 768)] = A3;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 1024)] = A4;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 1280)] = A5;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 1536)] = A6;
+        sa[GemmTensorCoreIlgpu.SharedIndex(aK, tid + 1792)] = A7;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 0)] = B0;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 256)] = B1;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 512)] = B2;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 768)] = B3;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 1024)] = B4;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 1280)] = B5;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 1536)] = B6;
+        sb[GemmTensorCoreIlgpu.SharedIndex(bK, tid + 1792)] = B7;
+    }
+}

@@ -108,7 +108,8 @@ public class BenchCommandTests
             "softmax v0 [8,4096,4096] in place", "silu v0 [4096,1280]", "gelu v0 erf [4096,1280]", "geglu v0 [4096,2560]→1280",
         ];
         Assert.Equal(Array.Empty<string>(), required.Where(r => !keys.Contains(r)).ToArray());
-        Assert.Equal(["gemm", "linear", "linear", "linear"], KernelBench.Cases.Where(c => c.Baseline).Select(c => c.Op));
+        Assert.Equal(["gemm", "gemm", "linear", "linear", "linear"], KernelBench.Cases.Where(c => c.Baseline).Select(c => c.Op));
+        Assert.Equal(["gemm"], KernelBench.Cases.Where(c => c.GpuOnly).Select(c => c.Op));
     }
 
     [Fact]

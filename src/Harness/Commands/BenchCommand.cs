@@ -99,8 +99,13 @@ internal sealed record KernelBenchOptions(string? Filter, int Threads, int? Vari
 /// <summary>One benchmark: an op on one shape. <see cref="Setup"/> allocates its tensors once per row (on any
 /// accelerator); <see cref="BenchSetup.Fill"/> uploads deterministic data into them.</summary>
 /// <param name="Baseline">True when a vendor GEMM (OpenBLAS on the CPU, cuBLAS on CUDA) can do the row's matmul.</param>
-internal sealed record BenchCase(string Op, string Label, int[] Variants, bool Baseline, Func<IAccelerator, BenchSetup> Setup)
+/// <param name="GpuVariants">The variants timed on ILGPU accelerators (their numbering differs from the CPU's); null: <paramref name="Variants"/>.</param>
+/// <param name="GpuOnly">Too large for a CPU row in a default run (e.g. the 8192³ tensor-core GEMM).</param>
+internal sealed record BenchCase(string Op, string Label, int[] Variants, bool Baseline, Func<IAccelerator, BenchSetup> Setup,
+    int[]? GpuVariants = null, bool GpuOnly = false)
 {
+    public int[] VariantsFor(IAccelerator acc) => acc.Kind == AcceleratorKind.Cpu ? Variants : GpuVariants ?? Variants;
+
     /// <summary>The name a row shows and <c>--filter</c> matches: op, the variant's ledger name, case.</summary>
     public string Key(string variantName) => $"{Op} {variantName} {Label}";
 
@@ -120,10 +125,10 @@ internal sealed class BenchSetup(List<Tensor> tensors, Action<int> launch, Func<
         for (int i = 0; i < tensors.Count; i++)
         {
             var t = tensors[i];
-            if (t.DType != DType.F32) continue;
             var data = new float[t.Length];
             KernelBench.Fill(data, (uint)((i + 1) * 0x9E3779B9u));
-            t.Accelerator.Upload(t, data);
+            if (t.DType == DType.F32) t.Accelerator.Upload(t, data);
+            else if (t.DType == DType.F16) t.Accelerator.Upload<Half>(t, Array.ConvertAll(data, v => (Half)v));
         }
     }
 
@@ -163,7 +168,18 @@ internal static class KernelBench
                 var (ts, T) = Alloc(acc);
                 Tensor a = T([4096, 4096]), b = T([4096, 4096]), c = T([4096, 4096]);
                 return new BenchSetup(ts, v => Ops.Gemm(acc, a, b, c, variant: v), Vendor(a, b, c, 4096, 4096, 4096, false));
-            }),
+            }, GpuVariants: [4, 2]),
+            // The tensor-core target: 8192³ fp16 inputs, fp32 accumulation. Ours reads fp32 operands and rounds them to
+            // fp16 while staging; the vendor row is cublasGemmEx on fp16 copies of the same data (fp32 compute).
+            new("gemm", "8192x8192x8192 (fp16 in, fp32 acc)", [0], true, acc =>
+            {
+                var (ts, T) = Alloc(acc);
+                Tensor a = T([8192, 8192]), b = T([8192, 8192]), c = T([8192, 8192]);
+                var a16 = acc.Allocate(DType.F16, 8192, 8192);
+                var b16 = acc.Allocate(DType.F16, 8192, 8192);
+                ts.Add(a16); ts.Add(b16);
+                return new BenchSetup(ts, v => Ops.Gemm(acc, a, b, c, variant: v), VendorF16(a16, b16, c, 8192, 8192, 8192));
+            }, GpuVariants: [4], GpuOnly: true),
         };
 
         // The linear layers of a 64² transformer block: attention projections, GEGLU's input projection, the FF output.
@@ -186,7 +202,7 @@ internal static class KernelBench
                 int ho = (hw + 2 - 3) / stride + 1;
                 Tensor x = T([1, c, hw, hw]), w = T([c, c, 3, 3]), bias = T([c]), y = T([1, c, ho, ho]);
                 return new BenchSetup(ts, v => Ops.Conv2d(acc, x, w, bias, y, stride, 1, v));
-            }));
+            }, GpuVariants: [3, 2]));
         }
 
         foreach (bool silu in new[] { false, true })
@@ -212,14 +228,14 @@ internal static class KernelBench
             var (ts, T) = Alloc(acc);
             Tensor q = T([1, Tokens, Heads * HeadDim]), k = T([1, Tokens, Heads * HeadDim]), vv = T([1, Tokens, Heads * HeadDim]), o = T([1, Tokens, Heads * HeadDim]);
             return new BenchSetup(ts, v => Ops.Attention(acc, q, k, vv, o, Heads, variant: v));
-        }));
+        }, GpuVariants: [3, 2, 1]));
         // Cross-attention: the 77 text tokens (context 768) projected to k, v of [1, 77, 320] for 8 heads × 40.
         list.Add(new("attention", $"cross {Heads}h×{Tokens}×{TextTokens}×{HeadDim} (ctx 768)", [1, 2], false, acc =>
         {
             var (ts, T) = Alloc(acc);
             Tensor q = T([1, Tokens, Heads * HeadDim]), k = T([1, TextTokens, Heads * HeadDim]), vv = T([1, TextTokens, Heads * HeadDim]), o = T([1, Tokens, Heads * HeadDim]);
             return new BenchSetup(ts, v => Ops.Attention(acc, q, k, vv, o, Heads, variant: v));
-        }));
+        }, GpuVariants: [3, 2, 1]));
 
         // The naive attention's score matrices: 8 heads × 4096 × 4096 floats = 512 MB, in place (y = x) to keep it at that.
         list.Add(new("softmax", $"[{Heads},{Tokens},{Tokens}] in place", [0], false, acc =>
@@ -278,6 +294,14 @@ internal static class KernelBench
         CpuAccelerator => () => OpenBlas.Gemm(a, b, c, transB: transB),
         IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g when CuBlasNative.IsAvailable(out _) =>
             CublasFor(g) is { } h ? () => h.Sgemm((CudaStream)g.Stream, a.F32View(), b.F32View(), c.F32View(), m, n, k, transB: transB) : null,
+        _ => null,
+    };
+
+    /// <summary>cuBLAS GemmEx (fp16 A, B; fp32 C and compute) on fp16 tensors the setup fills itself.</summary>
+    private static Func<IAccelerator, Action?> VendorF16(Tensor a16, Tensor b16, Tensor c, int m, int n, int k) => acc => acc switch
+    {
+        IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g when CuBlasNative.IsAvailable(out _) && CublasFor(g) is { } h => () =>
+            h.GemmF16((CudaStream)g.Stream, a16.View<ILGPU.Half>(), b16.View<ILGPU.Half>(), c.F32View(), m, n, k),
         _ => null,
     };
 
@@ -349,12 +373,16 @@ internal static class KernelBench
             foreach (var acc in accs)
                 foreach (var c in Cases)
                 {
-                    var variants = o.Variant is { } forced ? [forced] : c.Variants;
+                    if (c.GpuOnly && acc.Kind != AcceleratorKind.Cuda) continue;
+                    var variants = o.Variant is { } forced ? [forced] : c.VariantsFor(acc);
+                    var seen = new HashSet<string>();
                     for (int i = 0; i < variants.Length; i++)
                     {
                         bool canBaseline = baseline != null && c.Baseline && i == 0 &&
                             (baseline == "openblas" ? acc is CpuAccelerator : acc.Kind == AcceleratorKind.Cuda);
                         string? name = VariantName(acc, c, variants[i]);
+                        // A listed variant this backend lacks is left out; a forced one is tried, to say why it is skipped.
+                        if (name is null && o.Variant is null || name is not null && !seen.Add(name)) continue;
                         string shown = name ?? $"v{variants[i]}";
                         bool ours = Matches(c.Key(shown), o.Filter);
                         bool vendor = canBaseline && (ours || Matches(c.BaselineKey(baseline!), o.Filter));

@@ -124,6 +124,24 @@ public sealed class BufferPool : IDisposable
         }
     }
 
+    /// <summary>A dense tensor of <paramref name="owner"/> backed by a block of this pool (zeroed when asked). Any
+    /// allocation failure becomes an OutOfMemoryException naming the shape, dtype, bytes and accelerator.</summary>
+    public Tensor AllocateTensor(IAccelerator owner, DType dtype, int[] shape, bool zero)
+    {
+        long bytes = Tensor.ElementCount(shape) * dtype.SizeOf();
+        MemoryBlock? block = null;
+        if (bytes > 0)
+        {
+            try { block = Rent(bytes); }
+            catch (Exception e) when (e is OutOfMemoryException or InvalidOperationException || e.GetType().Namespace?.StartsWith("ILGPU", StringComparison.Ordinal) == true)
+            {
+                throw new OutOfMemoryException($"cannot allocate tensor {Tensor.FormatShape(shape)} of {dtype} ({bytes:N0} bytes) on {owner.Id}: {e.Message}", e);
+            }
+            if (zero) block.Clear(bytes);
+        }
+        return new Tensor(new DeviceBuffer(owner, this, block, bytes), 0, dtype, (int[])shape.Clone(), null, owns: true);
+    }
+
     public MemoryStats Stats
     {
         get { lock (_lock) return new MemoryStats(_inUse, _peak, _cached, _allocations, _hits); }

@@ -84,21 +84,7 @@ public sealed class IlgpuAccelerator : IAccelerator
     public MemoryStats Memory => _pool.Stats;
     public void TrimPool() => _pool.Trim();
 
-    public Tensor Allocate(DType dtype, int[] shape, bool zero)
-    {
-        long bytes = Tensor.ElementCount(shape) * dtype.SizeOf();
-        MemoryBlock? block = null;
-        if (bytes > 0)
-        {
-            try { block = _pool.Rent(bytes); }
-            catch (Exception e) when (e is OutOfMemoryException or AcceleratorException or InvalidOperationException)
-            {
-                throw new OutOfMemoryException($"cannot allocate tensor {Tensor.FormatShape(shape)} of {dtype} ({bytes:N0} bytes) on {Id}: {e.Message}", e);
-            }
-            if (zero) block.Clear(bytes);
-        }
-        return new Tensor(new DeviceBuffer(this, _pool, block, bytes), 0, dtype, (int[])shape.Clone(), null, owns: true);
-    }
+    public Tensor Allocate(DType dtype, int[] shape, bool zero) => _pool.AllocateTensor(this, dtype, shape, zero);
 
     public void Upload<T>(Tensor dst, ReadOnlySpan<T> src) where T : unmanaged
     {

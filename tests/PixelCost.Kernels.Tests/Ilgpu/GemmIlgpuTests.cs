@@ -89,5 +89,9 @@ public class GemmIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
         Assert.StartsWith("ilgpu.v", GemmIlgpu.VariantName(0, fx.Accelerator));
         Assert.Throws<ArgumentOutOfRangeException>(() => GemmIlgpu.VariantName(4, fx.Accelerator));
         Check(0, 1, 70, 3, 5, false, true);
+        // The CPU device has 2 multiprocessors: 4 or more 128×128 output tiles fill it, so the default takes the 128-tile.
+        Assert.Equal("ilgpu.v1-simt", GemmIlgpu.VariantName(0, fx.Accelerator, 1, 200, 120));
+        Assert.Equal("ilgpu.v2-simt-128", GemmIlgpu.VariantName(0, fx.Accelerator, 4, 100, 100));
+        Assert.Equal("ilgpu.v3-naive", GemmIlgpu.VariantName(3, fx.Accelerator, 4, 100, 100));
     }
 }

@@ -29,6 +29,9 @@ internal sealed class Conv2dIlgpu
 
     public static string VariantName(int variant, Accelerator acc) => Variants[Resolve(variant, 1, 1, 1, acc) - 1];
 
+    /// <summary>The variant <see cref="Run"/> runs for these sizes (what the ledger should record).</summary>
+    public static string VariantName(int variant, Accelerator acc, Conv2dDims d) => Variants[Resolve(variant, d.N, d.Cout, d.Ho * d.Wo, acc) - 1];
+
     /// <summary>0 = the 128-tile when the outputs fill the device with 128×128 tiles, else the 64-tile (as gemm).</summary>
     public static int Resolve(int variant, int images, int cout, int pixels, Accelerator acc)
     {

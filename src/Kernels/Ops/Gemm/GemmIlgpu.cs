@@ -24,8 +24,12 @@ internal sealed class GemmIlgpu
     public static IReadOnlyList<string> Variants { get; } = ["ilgpu.v1-simt", "ilgpu.v2-simt-128", "ilgpu.v3-naive"];
 
     /// <summary>Variant 0 resolves to the tiled kernel that fits the problem: the 128-tile when the output has enough
-    /// 128×128 tiles to fill the device, else the 64-tile (see <see cref="Resolve(int, long, int, int, Accelerator)"/>).</summary>
+    /// 128×128 tiles to fill the device, else the 64-tile (see <see cref="Resolve(int, long, int, int, Accelerator)"/>).
+    /// Without the sizes, 0 names the 64-tile (what small problems run); the ledger should pass them.</summary>
     public static string VariantName(int variant, Accelerator acc) => Variants[Resolve(variant, 1, 1, 1, acc) - 1];
+
+    /// <summary>The variant <see cref="Run"/> runs for this problem (C is batch × [m, n]).</summary>
+    public static string VariantName(int variant, Accelerator acc, long batch, int m, int n) => Variants[Resolve(variant, batch, m, n, acc) - 1];
 
     /// <summary>Variant number 1..3 for a request; 0 = the default for this problem size.</summary>
     public static int Resolve(int variant, long batch, int m, int n, Accelerator acc)

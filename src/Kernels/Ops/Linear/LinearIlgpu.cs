@@ -26,6 +26,13 @@ internal sealed class LinearIlgpu
         return GemmIlgpu.VariantName(variant, acc);
     }
 
+    /// <summary>The variant <see cref="Run"/> runs for these sizes (what the ledger should record).</summary>
+    public static string VariantName(int variant, Accelerator acc, LinearDims d)
+    {
+        VariantName(variant, acc);
+        return GemmIlgpu.VariantName(variant, acc, 1, d.Rows, d.N);
+    }
+
     /// <summary>The gemm bound (a K-term fp32 dot product, see <see cref="GemmIlgpu.Tolerance"/>) plus one rounding of the bias add.</summary>
     public static (double Atol, double Rtol) Tolerance(int variant) => (GemmIlgpu.Tolerance(variant).Atol, 1.2e-7);
 

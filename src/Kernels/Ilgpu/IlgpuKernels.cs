@@ -101,13 +101,13 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
         }
         if (variant > GemmTc) throw UnknownVariant(GemmSpec.Op, variant, $"1..3 = {string.Join(", ", GemmIlgpu.Variants)}, 4 = {GemmTensorCoreIlgpu.Variants[0]}");
         var k = Get(x => new GemmIlgpu(x));
-        return new(GemmIlgpu.VariantName(variant, Dev), () => k.Run(Stream, a.F32View(), b.F32View(), c.F32View(), d, transA, transB, alpha, beta, variant));
+        return new(GemmIlgpu.VariantName(variant, Dev, d.Batch, d.M, d.N), () => k.Run(Stream, a.F32View(), b.F32View(), c.F32View(), d, transA, transB, alpha, beta, variant));
     }
 
     public KernelLaunch Linear(Tensor x, Tensor w, Tensor? bias, Tensor y, LinearDims d, int variant)
     {
         var k = Get(a => new LinearIlgpu(a));
-        return new(LinearIlgpu.VariantName(variant, Dev), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
+        return new(LinearIlgpu.VariantName(variant, Dev, d), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
     }
 
     // conv2d: 1..2 = Conv2dIlgpu's SIMT implicit GEMMs, 3 = tensor cores.
@@ -122,7 +122,7 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
         }
         if (variant > ConvTc) throw UnknownVariant(Conv2dSpec.Op, variant, $"1..2 = {string.Join(", ", Conv2dIlgpu.Variants)}, 3 = {Conv2dTensorCoreIlgpu.Variants[0]}");
         var k = Get(a => new Conv2dIlgpu(a));
-        return new(Conv2dIlgpu.VariantName(variant, Dev), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
+        return new(Conv2dIlgpu.VariantName(variant, Dev, d), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
     }
 
     public KernelLaunch GroupNorm(Tensor x, int groups, Tensor? gamma, Tensor? beta, Tensor y, float eps, bool fuseSilu, int variant)

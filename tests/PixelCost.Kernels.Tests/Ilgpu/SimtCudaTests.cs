@@ -1,7 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
 using PixelCost.Kernels.Ilgpu;
-using PixelCost.Kernels.Ops;
 using PixelCost.Kernels.Reference;
 using PixelCost.Tests;
 using Xunit;

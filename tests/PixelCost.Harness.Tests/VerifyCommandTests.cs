@@ -65,6 +65,30 @@ public class VerifyCommandTests
         Assert.Contains("OK", r.Out);
     }
 
+    [Fact]
+    public void AWrongKernelFailsTheRunAndIsNamed()
+    {
+        // The add cases, with the output nudged by 1e-4 relative after the real kernel: far beyond one fp32 rounding.
+        IReadOnlyList<VariantResult> Wrong(IAccelerator acc, string op)
+        {
+            var cases = Verifier.CasesOf(op).Select(c => new VerifyCase
+            {
+                Op = c.Op, Label = c.Label, Inputs = c.Inputs, OutputShape = c.OutputShape, OutputInit = c.OutputInit,
+                Launch = (a, i, y, v) => { c.Launch(a, i, y, v); Ops.Scale(a, y, 1.0001f, y); },
+                Reference = c.Reference, Count = c.Count, SpecCost = c.SpecCost, Tolerance = c.Tolerance,
+            }).ToList();
+            return Verifier.VerifyOp(acc, op, cases);
+        }
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = VerifyCommand.Verify("cpu", "add", json: false, threads: 1, stdout, stderr, verifyOp: Wrong);
+        Assert.NotEqual(0, code);
+        string o = stdout.ToString();
+        Assert.Contains("FAIL cpu add", o);
+        Assert.Contains("FAILED", o);
+        Assert.Matches(@"at \[\d", o);   // coordinates of the first mismatches
+    }
+
     [Theory]
     [InlineData("--op", "nothing", "--op 'nothing'")]
     [InlineData("--accelerator", "tpu", "--accelerator 'tpu'")]

@@ -90,7 +90,10 @@ public static class VerifyCommand
     internal sealed record VerifyReport(IReadOnlyList<string> Accelerators, IReadOnlyList<string> Ops, IReadOnlyList<FlopRow> FlopChecks,
         IReadOnlyList<VerifyRow> Rows, VerifySummary Summary, IReadOnlyList<string> Notes);
 
-    internal static int Verify(string? accelerator, string? pattern, bool json, int threads, TextWriter stdout, TextWriter stderr, int vectorBits = 0)
+    /// <param name="verifyOp">The per-op check (default <see cref="Verifier.VerifyOp(IAccelerator, string)"/>); tests pass
+    /// one with a wrong kernel to see the run fail.</param>
+    internal static int Verify(string? accelerator, string? pattern, bool json, int threads, TextWriter stdout, TextWriter stderr, int vectorBits = 0,
+        Func<IAccelerator, string, IReadOnlyList<VariantResult>>? verifyOp = null)
     {
         if (threads <= 0) throw new CliException($"--threads must be ≥ 1, got {threads}");
         var ops = Verifier.Ops.Where(o => KernelBench.Matches(o, pattern)).ToList();
@@ -116,7 +119,7 @@ public static class VerifyCommand
                     Note($"{acc.Id}: ILGPU's CPU accelerator simulates every GPU thread: slow, and only as good as the kernels it has.");
                 foreach (var o in ops)
                 {
-                    foreach (var r in Verifier.VerifyOp(acc, o))
+                    foreach (var r in (verifyOp ?? Verifier.VerifyOp)(acc, o))
                     {
                         var fails = r.Cases.Where(c => !c.Passed && !c.Unsupported)
                             .Select(c => new VerifyCaseRow(c.Case, c.MaxAbsError, c.WorstRatio, c.Mismatches, c.FirstMismatch, c.Error)).ToList();
@@ -184,6 +187,10 @@ public static class VerifyCommand
                 Markup.Escape(row.Status == "fail" && row.Note is { } n ? $"FAIL: {n}" : row.Status));
         }
         console.Write(table);
+        foreach (var row in r.Rows.Where(x => x.Failures is not null))
+            foreach (var f in row.Failures!.Take(5))
+                console.WriteLine($"FAIL {row.Accelerator} {row.Op} {row.Variant} {f.Case}: " +
+                    (f.Error ?? $"{f.Mismatches} value(s) beyond tolerance, worst err/tol {f.WorstRatio:G3}, first {f.FirstMismatch}"));
         foreach (var f in r.FlopChecks.Where(f => !f.Passed))
             console.WriteLine($"FLOP check {f.Op}: {f.Cases - f.Equal} of {f.Cases} case(s) differ; first {f.FirstMismatch}");
         var s = r.Summary;

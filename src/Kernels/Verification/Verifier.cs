@@ -225,8 +225,9 @@ public static class Verifier
             worst = Math.Max(worst, ratio);
             if (!ok)
             {
-                bad++;
-                first ??= $"at {Coord(i, shape)}: got {g:R}, expected {e:R}, |diff| {err:G4}";
+                // The first three mismatches with their coordinates (N,C,H,W for 4-D outputs; DESIGN §5).
+                if (++bad <= 3)
+                    first = (first is null ? "" : first + "; ") + $"at {Coord(i, shape)}: got {g:R}, expected {e:R}, |diff| {err:G4}";
             }
         }
         return new CaseResult(label, bad == 0, maxErr, worst, bad, tol, first);

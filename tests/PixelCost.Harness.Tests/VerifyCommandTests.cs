@@ -1,4 +1,6 @@
 using System.Text.Json;
+using ILGPU;
+using ILGPU.Runtime;
 using PixelCost.Harness.Commands;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Ilgpu;
@@ -143,6 +145,30 @@ public class VerifyCommandTests
     }
 
     [Fact]
+    public void PtxCompilesGenericKernelsAndNamesOneThatFails()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"pixelcost-ptx-{Guid.NewGuid():N}");
+        try
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            int code = VerifyCommand.WritePtx(dir, "sm_80", false, stdout, stderr, typeof(PtxVerifyKernels).Assembly);
+            Assert.NotEqual(0, code);
+            var err = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var line = Assert.Single(err);
+            Assert.StartsWith("pixelcost: error:", line);
+            Assert.Contains("PtxVerifyKernels.Broken", line);
+            string ptx = File.ReadAllText(Path.Combine(dir, "PtxVerifyKernels.Fill.ptx"));
+            Assert.Contains(".entry", ptx);
+            Assert.Contains("1 failed to compile", stdout.ToString());
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public void PtxIntoAnUnwritableFolderIsOneErrorLine()
     {
         string file = Path.GetTempFileName();
@@ -176,4 +202,15 @@ public class VerifyCommandTests
     [Fact]
     public void CompareWithAFilterMatchingNothingIsOneErrorLine() =>
         AssertOneLineError(Run("compare", "--ops", "no-such-op", "--accelerators", "cpu"), "no-such-op");
+}
+
+/// <summary>Kernels for <see cref="VerifyCommandTests.PtxCompilesGenericKernelsAndNamesOneThatFails"/>: a generic one
+/// (compiled for float) and one ILGPU cannot compile (it allocates a managed object).</summary>
+internal static class PtxVerifyKernels
+{
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void Fill<T>(Index1D i, ArrayView<T> x, T v) where T : unmanaged => x[i] = v;
+
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void Broken(Index1D i, ArrayView<float> x) => x[i] = new object().GetHashCode();
 }

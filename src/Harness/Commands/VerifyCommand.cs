@@ -206,7 +206,8 @@ public static class VerifyCommand
     internal sealed record PtxReport(string Arch, string Target, string Directory, int Kernels, int Files, int WithMma,
         IReadOnlyList<PtxFile> Written, IReadOnlyList<string> Failed);
 
-    internal static int WritePtx(string dir, string? archText, bool json, TextWriter stdout, TextWriter stderr)
+    /// <param name="assembly">Where to look for kernels (default: the Kernels assembly; tests pass their own).</param>
+    internal static int WritePtx(string dir, string? archText, bool json, TextWriter stdout, TextWriter stderr, Assembly? assembly = null)
     {
         var arch = (archText ?? "sm_80").Trim().ToLowerInvariant() switch
         {
@@ -229,7 +230,7 @@ public static class VerifyCommand
             throw new CliException($"--ptx '{dir}' cannot be written: {e.Message}");
         }
 
-        var kernels = PtxCompiler.KernelTypes(typeof(Ops).Assembly)
+        var kernels = PtxCompiler.KernelTypes(assembly ?? typeof(Ops).Assembly)
             .SelectMany(t => PtxCompiler.FindKernels(t)).ToList();
         var written = new List<PtxFile>();
         var failed = new List<string>();
@@ -246,7 +247,7 @@ public static class VerifyCommand
                 try { ptx = PtxCompiler.Compile(ctx, m, arch, grouping); }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    failed.Add($"{name}: {e.GetType().Name}: {e.Message}");
+                    failed.Add($"{name}: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");   // ILGPU's messages span lines
                     continue;
                 }
                 string file = FileName(method) + ".ptx";

@@ -182,7 +182,7 @@ public static class Verifier
         catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException or AccessViolationException))
         {
             // Anything else — a shape the kernel rejects, an ILGPU compile or launch error — is this case failing.
-            return new CaseResult(c.Label, false, double.PositiveInfinity, double.PositiveInfinity, 0, tol, null, $"{e.GetType().Name}: {e.Message}");
+            return new CaseResult(c.Label, false, double.PositiveInfinity, double.PositiveInfinity, 0, tol, null, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
         }
         finally
         {
@@ -257,7 +257,7 @@ public static class Verifier
         {
             // e.g. an ILGPU kernel that fails to compile when its kernel class loads: the op fails, named, and the run goes on.
             return [new VariantResult(acc.Id, op, "v0", 0, VerifyStatus.Fail, 0, cases.Count, 0, double.PositiveInfinity,
-                double.PositiveInfinity, null, $"dry run failed: {e.Message}", [])];
+                double.PositiveInfinity, null, $"dry run failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", [])];
         }
         var results = new List<VariantResult>();
         foreach (var v in variants)

@@ -156,7 +156,9 @@ public static class VerificationCases
 
     private static void Gemm(List<VerifyCase> l)
     {
-        // (batch, aBatched, bBatched, M, N, K, transA, transB, alpha, beta): M, N, K from {1, 7, 33, 70}.
+        // (batch, aBatched, bBatched, M, N, K, transA, transB, alpha, beta): M, N, K from {1, 7, 33, 70}. No case has
+        // all three at 70: on ILGPU's CPU accelerator a 16×16-tiled kernel pays ~15 ms per group per barrier (measured:
+        // 3.7 s for one 70³ GEMM on 2 cores), so each case stays at ≲ 50 group × K-tile steps.
         var shapes = new (int B, bool AB, bool BB, int M, int N, int K, bool TA, bool TB, float Alpha, float Beta)[]
         {
             (1, false, false, 1, 1, 1, false, false, 1f, 0f),
@@ -166,10 +168,10 @@ public static class VerificationCases
             (1, false, false, 33, 33, 33, true, true, 1f, 0f),
             (1, false, false, 1, 70, 33, false, false, 0.5f, 0f),
             (1, false, false, 70, 1, 7, false, true, 1f, 1f),
-            (1, false, false, 70, 70, 70, false, false, -2f, 0.75f),
+            (1, false, false, 70, 70, 7, false, false, -2f, 0.75f),
             (1, false, false, 7, 7, 1, true, true, 1f, -1f),
             (3, true, true, 7, 33, 7, false, false, 1f, 0f),
-            (3, false, true, 33, 7, 70, false, true, 1f, 0f),
+            (3, false, true, 33, 7, 33, false, true, 1f, 0f),
             (2, true, false, 1, 7, 33, true, false, 1.5f, 0.5f),
         };
         foreach (var s in shapes)

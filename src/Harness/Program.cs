@@ -12,6 +12,8 @@ public static class Program
         root.Subcommands.Add(PixelsCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

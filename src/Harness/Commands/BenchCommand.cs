@@ -338,6 +338,24 @@ internal static class KernelBench
 
     public static int Run(KernelBenchOptions o, TextWriter stdout, TextWriter stderr)
     {
+        var (report, skipped) = Collect(o, stdout, stderr);
+        if (o.Json) WriteJson(report, stdout);
+        else if (report.Rows.Count > 0) WriteTable(report, stdout);
+        if (report.Rows.Count == 0)
+        {
+            stderr.WriteLine($"pixelcost: error: all {skipped} selected benchmark(s) were skipped");
+            return 1;
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Plans, measures and times the selected rows on each accelerator and returns them (with the devices' yardsticks)
+    /// without printing a table: what <c>bench kernels</c> prints and <c>compare</c> lays out per accelerator. Notes go
+    /// to <paramref name="stdout"/> (to <paramref name="stderr"/> with --json); bad options are CliExceptions.
+    /// </summary>
+    internal static (BenchReport Report, int Skipped) Collect(KernelBenchOptions o, TextWriter stdout, TextWriter stderr)
+    {
         // Validate everything before the (slow) peak measurements.
         if (o.Threads <= 0) throw new CliException($"--threads must be ≥ 1, got {o.Threads}");
         if (o.Variant is < 0) throw new CliException($"--variant must be ≥ 0, got {o.Variant}");
@@ -412,14 +430,7 @@ internal static class KernelBench
                 Environment.ProcessorCount, o.Threads, cpu?.VectorBits ?? 0, IsOptimizedBuild(),
                 cpuDev?.MeasuredPeakGflops ?? devices[0].MeasuredPeakGflops ?? 0, cpuDev?.BandwidthGbps ?? devices[0].BandwidthGbps ?? 0,
                 o.MinTime, o.Variant, o.Filter, devices, rows);
-            if (o.Json) WriteJson(report, stdout);
-            else if (rows.Count > 0) WriteTable(report, stdout);
-            if (rows.Count == 0)
-            {
-                stderr.WriteLine($"pixelcost: error: all {skipped} selected benchmark(s) were skipped");
-                return 1;
-            }
-            return 0;
+            return (report, skipped);
         }
         finally
         {

@@ -11,7 +11,7 @@ namespace PixelCost.Kernels.Ops;
 /// (<see cref="SpecializedValue{T}"/>: one specialised kernel per function, no run-time branch). SiLU and quick_gelu
 /// as x/(1 + e^−z); GELU erf as x·Φ(x) with the CPU's Φ fit; GELU tanh with tanh from one exp; GEGLU a·GELU_erf(g)
 /// with one thread per output. In place (y = x) is fine for the unary ops: each thread reads its element first.</item>
-/// <item>ilgpu.v2-vec4 (default, unary ops): as v1, four elements per thread through a <see cref="Float4"/> view —
+/// <item>ilgpu.v2-vec4 (default, unary ops): as v1, four elements per thread through a <see cref="PackedFloat4"/> view —
 /// ILGPU emits ld/st.global.v4.f32 for it — when x and y both start on a 16-byte boundary; the last n mod 4 elements
 /// go through the scalar path in the same launch. Views that are not 16-byte aligned run v1's kernel. GEGLU has v1 only.</item>
 /// </list>
@@ -25,14 +25,14 @@ internal sealed class ActivationsIlgpu
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, SpecializedValue<int>> _unary;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int> _geglu;
 
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>,
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<PackedFloat4>, ArrayView<PackedFloat4>, ArrayView<float>, ArrayView<float>,
         SpecializedValue<int>> _unary4;
 
     public ActivationsIlgpu(Accelerator acc)
     {
         _acc = acc;
         _unary = acc.LoadKernel<ArrayView<float>, ArrayView<float>, SpecializedValue<int>>(UnaryKernel);
-        _unary4 = acc.LoadKernel<ArrayView<Float4>, ArrayView<Float4>, ArrayView<float>, ArrayView<float>, SpecializedValue<int>>(UnaryVec4Kernel);
+        _unary4 = acc.LoadKernel<ArrayView<PackedFloat4>, ArrayView<PackedFloat4>, ArrayView<float>, ArrayView<float>, SpecializedValue<int>>(UnaryVec4Kernel);
         _geglu = acc.LoadKernel<ArrayView<float>, ArrayView<float>, int>(GegluKernel);
     }
 
@@ -84,7 +84,7 @@ internal sealed class ActivationsIlgpu
             // start at its parent's end).
             var xt = rest > 0 ? x.SubView(4 * n4, rest) : x.SubView(0, 0);
             var yt = rest > 0 ? y.SubView(4 * n4, rest) : y.SubView(0, 0);
-            _unary4(stream, IlgpuGrid.Strided(_acc, n4, MaxGroups), x.SubView(0, 4 * n4).Cast<Float4>(), y.SubView(0, 4 * n4).Cast<Float4>(),
+            _unary4(stream, IlgpuGrid.Strided(_acc, n4, MaxGroups), x.SubView(0, 4 * n4).Cast<PackedFloat4>(), y.SubView(0, 4 * n4).Cast<PackedFloat4>(),
                 xt, yt, fn);
             return;
         }
@@ -125,7 +125,7 @@ internal sealed class ActivationsIlgpu
     }
 
     // x4, y4: [n / 4] of 4 floats; xt, yt: the last n mod 4 elements.
-    private static void UnaryVec4Kernel(ArrayView<Float4> x4, ArrayView<Float4> y4, ArrayView<float> xt, ArrayView<float> yt, SpecializedValue<int> f)
+    private static void UnaryVec4Kernel(ArrayView<PackedFloat4> x4, ArrayView<PackedFloat4> y4, ArrayView<float> xt, ArrayView<float> yt, SpecializedValue<int> f)
     {
         long first = Grid.GlobalIndex.X;
         for (long i = first; i < x4.Length; i += (long)Grid.DimX * Group.DimX)
@@ -155,7 +155,7 @@ internal sealed class ActivationsIlgpu
 /// Four consecutive floats: ILGPU loads and stores a view of these with one 16-byte vector instruction (it assumes the
 /// 16-byte alignment, so callers check it). Public because kernels' parameter types must be.
 /// </summary>
-public struct Float4
+public struct PackedFloat4
 {
     public float X, Y, Z, W;
 }

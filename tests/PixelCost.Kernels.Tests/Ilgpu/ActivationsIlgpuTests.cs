@@ -37,6 +37,7 @@ public class ActivationsIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuF
         var acc = fx.Accelerator;
         using var xb = acc.Allocate1D(x);
         using var yb = acc.Allocate1D<float>(n);
+        foreach (int variant in new[] { 1, 2 })
         foreach (var f in Enum.GetValues<ActivationsIlgpu.Unary>())
         {
             var expected = new F64[n];
@@ -48,15 +49,38 @@ public class ActivationsIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuF
                 default: ActivationsReference.Gelu<F64>(D(x), expected, GeluApproximation.Tanh); break;
             }
             var (atol, rtol) = ActivationsIlgpu.Tolerance(0, f);
-            K.Run(acc.DefaultStream, xb.View, yb.View, f, variant: 0);
+            K.Run(acc.DefaultStream, xb.View, yb.View, f, variant);
             acc.Synchronize();
-            Close.All(F(expected), yb.GetAsArray1D(), atol, rtol, new[] { n }, $"{f} n={n}");
+            Close.All(F(expected), yb.GetAsArray1D(), atol, rtol, new[] { n }, $"{f} v{variant} n={n}");
             // In place: the same values.
             using var inPlace = acc.Allocate1D(x);
-            K.Run(acc.DefaultStream, inPlace.View, inPlace.View, f, variant: 0);
+            K.Run(acc.DefaultStream, inPlace.View, inPlace.View, f, variant);
             acc.Synchronize();
             Assert.Equal(yb.GetAsArray1D(), inPlace.GetAsArray1D());
         }
+    }
+
+    [Fact]
+    public void Vec4FallsBackOnUnalignedViewsAndEqualsTheScalarPath()
+    {
+        // Views starting 1 and 4 floats into their buffers (4 B: not 16-byte aligned; 16 B: aligned), tails 0…3.
+        var acc = fx.Accelerator;
+        var x = Inputs(203, 9);
+        using var xb = acc.Allocate1D(x);
+        using var y1 = acc.Allocate1D<float>(203);
+        using var y2 = acc.Allocate1D<float>(203);
+        y1.MemSetToZero(); y2.MemSetToZero();
+        // Fresh buffers are 16-byte aligned, so offset 4 takes the vector path and offset 1 the fallback.
+        Assert.Equal(0L, ((ArrayView<float>)xb.View).LoadEffectiveAddressAsPtr().ToInt64() & 15);
+        Assert.Equal(0L, ((ArrayView<float>)y2.View).LoadEffectiveAddressAsPtr().ToInt64() & 15);
+        foreach (int offset in new[] { 1, 4 })
+            foreach (int len in new[] { 4, 5, 6, 7, 198 })
+            {
+                K.Run(acc.DefaultStream, xb.View.SubView(offset, len), y1.View.SubView(offset, len), ActivationsIlgpu.Unary.GeluErf, 1);
+                K.Run(acc.DefaultStream, xb.View.SubView(offset, len), y2.View.SubView(offset, len), ActivationsIlgpu.Unary.GeluErf, 2);
+                acc.Synchronize();
+                Assert.Equal(y1.GetAsArray1D(), y2.GetAsArray1D());
+            }
     }
 
     [Theory]

@@ -40,7 +40,7 @@ public class ElementwisePtxTests
     public void EveryKernelCompilesForSm90WithoutApproximateInstructions()
     {
         var ptx = CompileAll();
-        Assert.Equal(16, ptx.Count);
+        Assert.Equal(19, ptx.Count);
         foreach (var (name, code) in ptx)
         {
             Assert.Contains(".entry", code);
@@ -52,5 +52,8 @@ public class ElementwisePtxTests
         Assert.Contains("shfl.sync.bfly", ptx["LayerNormIlgpu.Kernel"]);
         Assert.DoesNotContain("bar.sync", ptx["LayerNormIlgpu.Kernel"]);
         Assert.Contains("st.global.b8", ptx["PixelsIlgpu.QuantizeKernel"]);
+        // v2-vec4: one 16-byte load and store per four elements.
+        Assert.Contains("ld.global.v4.f32", ptx["ActivationsIlgpu.UnaryVec4Kernel"]);
+        Assert.Contains("st.global.v4.f32", ptx["ActivationsIlgpu.UnaryVec4Kernel"]);
     }
 }

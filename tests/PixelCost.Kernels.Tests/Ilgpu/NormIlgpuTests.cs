@@ -18,15 +18,16 @@ public class NormIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
             lock (Cache)
             {
                 if (!Cache.TryGetValue(fx.Accelerator, out var k))
-                    Cache[fx.Accelerator] = k = (new GroupNormIlgpu(fx.Accelerator) { MaxGroups = 2 }, new LayerNormIlgpu(fx.Accelerator) { MaxGroups = 2 });
+                    Cache[fx.Accelerator] = k = (new GroupNormIlgpu(fx.Accelerator) { MaxGroups = 4, MinChunk = 24 }, new LayerNormIlgpu(fx.Accelerator) { MaxGroups = 2 });
                 return k;
             }
         }
     }
 
     // (N, C, S, groups): 1×1, a spatial size of 1, m = cpg·S with tails of the 32 lanes and of the 64-thread groups of
-    // the CPU device (33, 65, 7·37 = 259), groups of one channel; the grid is capped at 2 groups so items (N·G up to 6)
-    // take the grid-stride loop. (Few items: ILGPU's CPU device pays a rendezvous of OS threads per barrier/shuffle.)
+    // the CPU device (33, 65, 7·37 = 259), groups of one channel; the grid is capped at 4 groups so items (N·G up to 6)
+    // and v2's chunks take the grid-stride loop; v2's chunks of ≥ 24 values (MinChunk) split m = 33, 65·2, 7·37 into 2, 6 and 8 chunks
+    // (the CPU device's fill of 32 groups over 4, 1 and 4 items), the last one shorter. (Few items: ILGPU's CPU device pays a rendezvous of OS threads per barrier/shuffle.)
     [Theory]
     [InlineData(1, 1, 1, 1)]
     [InlineData(2, 6, 5, 3)]
@@ -44,17 +45,20 @@ public class NormIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
         using var yb = acc.Allocate1D<float>(x.Length);
         using var gb = acc.Allocate1D(gamma);
         using var bb = acc.Allocate1D(beta);
-        foreach (var (affine, silu, eps, inPlace) in new[] { (true, false, 1e-5f, false), (false, true, 1e-6f, true), (true, true, 1e-5f, true) })
+        // Every flag combination on v1; on v2 (the same normalise code after another statistics path) two of them.
+        foreach (var (variant, affine, silu, eps, inPlace) in new[] { (1, true, false, 1e-5f, false), (1, false, true, 1e-6f, true),
+            (1, true, true, 1e-5f, true), (2, true, false, 1e-5f, false), (2, false, true, 1e-6f, true) })
         {
             var expected = new F64[x.Length];
             GroupNormReference.Run<F64>(D(x), expected, n, c, s, groups, affine ? D(gamma) : default, affine ? D(beta) : default, eps, silu);
             ArrayView<float> g = affine ? gb.View : default, b = affine ? bb.View : default;
             ArrayView<float> y = yb.View;
-            if (inPlace) { xb.CopyFromCPU(x); y = xb.View; }
-            K.G.Run(acc.DefaultStream, xb.View, y, n, c, s, groups, g, b, eps, silu, variant: 0);
+            xb.CopyFromCPU(x); // an in-place run before overwrote it
+            if (inPlace) y = xb.View;
+            K.G.Run(acc.DefaultStream, xb.View, y, n, c, s, groups, g, b, eps, silu, variant);
             acc.Synchronize();
             var got = inPlace ? xb.GetAsArray1D() : yb.GetAsArray1D();
-            Close.All(F(expected), got, atol, rtol, new[] { n, c, s }, $"group_norm affine={affine} silu={silu} inPlace={inPlace}");
+            Close.All(F(expected), got, atol, rtol, new[] { n, c, s }, $"group_norm v{variant} affine={affine} silu={silu} inPlace={inPlace}");
         }
     }
 
@@ -82,7 +86,8 @@ public class NormIlgpuTests(IlgpuCpuFixture fx) : IClassFixture<IlgpuCpuFixture>
             var expected = new F64[x.Length];
             LayerNormReference.Run<F64>(D(x), expected, d, withGamma ? D(gamma) : default, withBeta ? D(beta) : default, 1e-5f);
             ArrayView<float> y = yb.View;
-            if (inPlace) { xb.CopyFromCPU(x); y = xb.View; }
+            xb.CopyFromCPU(x); // an in-place run before overwrote it
+            if (inPlace) y = xb.View;
             K.L.Run(acc.DefaultStream, xb.View, y, rows, d, withGamma ? gb.View : default, withBeta ? bb.View : default, 1e-5f, variant: 0);
             acc.Synchronize();
             var got = inPlace ? xb.GetAsArray1D() : yb.GetAsArray1D();

@@ -162,6 +162,7 @@ public sealed class IlgpuAccelerator : IAccelerator
             foreach (var (_, s, e) in _pending) { s.Dispose(); e.Dispose(); }
             _pending.Clear();
         }
+        if (_kernels.IsValueCreated) _kernels.Value.Dispose();
         _pool.Dispose();
         Device.Dispose();
         if (_ownsContext) _context.Dispose();

@@ -14,7 +14,7 @@ namespace PixelCost.Kernels.Ilgpu;
 /// own stated tolerance) and the fastest SIMT kernel elsewhere — on ILGPU's CPU accelerator the mma is emulated by warp
 /// shuffles, correct but slow.
 /// </summary>
-internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
+internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposable
 {
     private readonly Dictionary<Type, object> _loaded = new();
     private readonly Lock _lock = new();
@@ -32,6 +32,18 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
             }
             _loaded[typeof(T)] = k;
             return (T)k;
+        }
+    }
+
+    /// <summary>Frees what kernel classes keep (scratch buffers); called when the accelerator is disposed.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var k in _loaded.Values)
+                if (k is IDisposable d)
+                    try { d.Dispose(); } catch (Exception) { /* Dispose never throws */ }
+            _loaded.Clear();
         }
     }
 
@@ -173,13 +185,13 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels
             UnaryOp.GeluTanh => ActivationsIlgpu.Unary.GeluTanh,
             _ => ActivationsIlgpu.Unary.QuickGelu,
         };
-        return new(ActivationsIlgpu.VariantName(variant, Dev), () => k.Run(Stream, x.F32View(), y.F32View(), f, variant));
+        return new(ActivationsIlgpu.KernelName(x.F32View(), y.F32View(), variant, Dev), () => k.Run(Stream, x.F32View(), y.F32View(), f, variant));
     }
 
     public KernelLaunch Geglu(Tensor x, Tensor y, int variant)
     {
         var k = Get(a => new ActivationsIlgpu(a));
-        return new(ActivationsIlgpu.VariantName(variant, Dev), () => k.RunGeglu(Stream, x.F32View(), y.F32View(), y.Dim(-1), variant));
+        return new(ActivationsIlgpu.GegluVariantName(variant, Dev), () => k.RunGeglu(Stream, x.F32View(), y.F32View(), y.Dim(-1), variant));
     }
 
     public KernelLaunch Add(Tensor a, Tensor b, Tensor y, int variant)

@@ -71,13 +71,17 @@ internal sealed class ActivationsIlgpu
     };
 
     /// <summary>y = f(x), n = x.Length (y may be x). Variant 2 falls back to v1's kernel for views not 16-byte aligned.</summary>
+    /// <summary>The kernel <see cref="Run"/> enqueues for these views: v2 needs both 16-byte aligned and n ≥ 4, else v1
+    /// runs (what the ledger records).</summary>
+    public static string KernelName(ArrayView<float> x, ArrayView<float> y, int variant, Accelerator acc) =>
+        VariantName(variant, acc) == Variants[1] && x.Length >= 4 && Aligned16(x) && Aligned16(y) ? Variants[1] : Variants[0];
+
     public void Run(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, Unary f, int variant)
     {
-        bool vec = VariantName(variant, _acc) == Variants[1];
         long n = x.Length;
         if (n == 0) return;
         var fn = new SpecializedValue<int>((int)f);
-        if (vec && n >= 4 && Aligned16(x) && Aligned16(y))
+        if (KernelName(x, y, variant, _acc) == Variants[1])
         {
             long n4 = n / 4, rest = n - 4 * n4;
             // The threads below the tail's length handle it; an empty tail is an empty view at the start (a view may not

@@ -22,7 +22,7 @@ PF = 128 * 16 // 256   # staging elements (fp16 pairs) per thread and operand: 1
 
 def gemm():
     o = [HEADER, "using System.Runtime.CompilerServices;", "using ILGPU;", "using ILGPU.Runtime.Cuda;",
-         "using PixelCost.Kernels.Ilgpu;", "", "namespace PixelCost.Kernels.Ops;", "",
+         "using PixelCost.Kernels.Ilgpu;", "", "namespace PixelCost.Kernels;", "",
          f"/// <summary>One warp's {16*WM_T}x{8*WN_T} accumulator tile: {WM_T}x{WN_T} m16n8 fp32 fragments (C_i_j covers rows",
          "/// 16i.., columns 8j.. of the warp tile).</summary>",
          "internal struct GemmTcAcc", "{",
@@ -113,7 +113,7 @@ DPS = list(range(16, 161, 16))
 def attention():
     ns = BC // 8
     o = [HEADER, "using System.Runtime.CompilerServices;", "using ILGPU;", "using ILGPU.Algorithms;", "using ILGPU.Runtime.Cuda;",
-         "using PixelCost.Kernels.Ilgpu;", "", "namespace PixelCost.Kernels.Ops;", "",
+         "using PixelCost.Kernels.Ilgpu;", "", "namespace PixelCost.Kernels;", "",
          f"/// <summary>One warp's 16x{BC} score tile (S_j covers keys 8j..8j+7), then, in place, its probabilities.</summary>",
          "internal struct FlashS", "{", "    public FragC " + ", ".join(f"S{j}" for j in range(ns)) + ";", "",
          "    /// <summary>Emulation scratch slots per warp: Q·Kᵀ stashes 1 A + 4 B fragments, P·V 2 A + 2 B.</summary>",

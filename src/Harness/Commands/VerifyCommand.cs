@@ -238,11 +238,9 @@ public static class VerifyCommand
         {
             foreach (var (method, grouping) in kernels)
             {
-                // A generic kernel (e.g. CopyIlgpu.Kernel<T>) is compiled for float: PTX needs concrete types.
-                var m = method.IsGenericMethodDefinition
-                    ? method.MakeGenericMethod(method.GetGenericArguments().Select(_ => typeof(float)).ToArray())
-                    : method;
-                string name = PtxCompiler.KernelName(method) + (method.IsGenericMethodDefinition ? "<float>" : "");
+                // Generic kernels come instantiated (FindKernels: the attribute's type arguments, or float).
+                var m = method;
+                string name = PtxCompiler.KernelName(method);
                 string ptx;
                 try { ptx = PtxCompiler.Compile(ctx, m, arch, grouping); }
                 catch (Exception e) when (e is not OutOfMemoryException)
@@ -285,7 +283,8 @@ public static class VerifyCommand
     /// <summary>"Namespace-free type.method", with nested types joined by '.', safe as a file name.</summary>
     private static string FileName(MethodInfo m)
     {
-        var parts = new List<string> { m.Name };
+        // A generic kernel's instantiation is part of the name (Kernel_F32Source_F16Source): each gets its own file.
+        var parts = new List<string> { m.Name + (m.IsGenericMethod ? "_" + string.Join("_", m.GetGenericArguments().Select(t => t.Name)) : "") };
         for (var t = m.DeclaringType; t is not null; t = t.DeclaringType) parts.Insert(0, t.Name.Split('`')[0]);
         return string.Concat(string.Join(".", parts).Select(c => char.IsLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_'));
     }

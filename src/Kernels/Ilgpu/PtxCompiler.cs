@@ -23,10 +23,13 @@ public enum KernelGrouping
 /// <summary>Marks a static method as an ILGPU kernel so <see cref="PtxCompiler.CompileAll"/> (and
 /// <c>pixelcost verify --ptx DIR</c>) can find and compile it.</summary>
 /// <example><c>[IlgpuKernel(KernelGrouping.Explicit)] static void TiledGemm(ArrayView&lt;float&gt; a, …)</c></example>
-[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
-public sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
+/// <remarks>A generic kernel is compiled for the <see cref="TypeArguments"/> given (one attribute per instantiation to
+/// compile); with none, for float in every type parameter.</remarks>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true, Inherited = false)]
+public sealed class IlgpuKernelAttribute(KernelGrouping grouping, params Type[] typeArguments) : Attribute
 {
     public KernelGrouping Grouping { get; } = grouping;
+    public Type[] TypeArguments { get; } = typeArguments;
 }
 
 /// <summary>One kernel's PTX: <see cref="Name"/> is "DeclaringType.Method".</summary>
@@ -88,7 +91,8 @@ public static class PtxCompiler
     public static KernelGrouping GroupingOf(MethodInfo kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
-        if (kernel.GetCustomAttribute<IlgpuKernelAttribute>() is { } a) return a.Grouping;
+        var def = kernel.IsGenericMethod ? kernel.GetGenericMethodDefinition() : kernel;
+        if (def.GetCustomAttributes<IlgpuKernelAttribute>().FirstOrDefault() is { } a) return a.Grouping;
         var first = kernel.GetParameters().FirstOrDefault()?.ParameterType;
         // ILGPU's implicitly grouped kernels take Index1D/2D/3D only (EntryPointDescription.FromImplicitlyGroupedKernel).
         return first?.GetIndexType() is IndexType.Index1D or IndexType.Index2D or IndexType.Index3D
@@ -110,17 +114,19 @@ public static class PtxCompiler
             .ToList();
     }
 
-    /// <summary>The marked kernels of <paramref name="type"/> (static methods with <see cref="IlgpuKernelAttribute"/>).</summary>
+    /// <summary>The marked kernels of <paramref name="type"/> (static methods with <see cref="IlgpuKernelAttribute"/>),
+    /// generic ones instantiated as their attributes say.</summary>
     public static IReadOnlyList<(MethodInfo Method, KernelGrouping Grouping)> FindKernels(Type type)
     {
         const BindingFlags all = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly;
         return type.GetMethods(all)
-            .Select(m => (Method: m, Attr: m.GetCustomAttribute<IlgpuKernelAttribute>()))
-            .Where(p => p.Attr is not null)
-            .OrderBy(p => p.Method.Name, StringComparer.Ordinal)
-            .Select(p => (p.Method, p.Attr!.Grouping))
+            .SelectMany(m => m.GetCustomAttributes<IlgpuKernelAttribute>().Select(a => (Method: Instantiate(m, a), a.Grouping)))
+            .OrderBy(p => KernelName(p.Method), StringComparer.Ordinal)
             .ToList();
     }
+
+    private static MethodInfo Instantiate(MethodInfo m, IlgpuKernelAttribute a) => !m.IsGenericMethodDefinition ? m
+        : m.MakeGenericMethod(a.TypeArguments.Length > 0 ? a.TypeArguments : m.GetGenericArguments().Select(_ => typeof(float)).ToArray());
 
     /// <summary>Every type of <paramref name="assembly"/> that has at least one marked kernel.</summary>
     public static IReadOnlyList<Type> KernelTypes(Assembly assembly)
@@ -151,7 +157,8 @@ public static class PtxCompiler
         return written;
     }
 
-    public static string KernelName(MethodInfo m) => $"{m.DeclaringType?.Name}.{m.Name}";
+    public static string KernelName(MethodInfo m) =>
+        $"{m.DeclaringType?.Name}.{m.Name}" + (m.IsGenericMethod ? $"<{string.Join(",", m.GetGenericArguments().Select(t => t.Name))}>" : "");
 
     private static PTXBackend CreateBackend(Context ctx, CudaArchitecture arch, CudaInstructionSet? isa)
     {

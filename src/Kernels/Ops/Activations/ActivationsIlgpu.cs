@@ -122,6 +122,7 @@ internal sealed class ActivationsIlgpu
     }
 
     // x, y: [n]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void UnaryKernel(ArrayView<float> x, ArrayView<float> y, SpecializedValue<int> f)
     {
         long n = x.Length;
@@ -129,6 +130,7 @@ internal sealed class ActivationsIlgpu
     }
 
     // x4, y4: [n / 4] of 4 floats; xt, yt: the last n mod 4 elements.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void UnaryVec4Kernel(ArrayView<PackedFloat4> x4, ArrayView<PackedFloat4> y4, ArrayView<float> xt, ArrayView<float> yt, SpecializedValue<int> f)
     {
         long first = Grid.GlobalIndex.X;
@@ -142,6 +144,7 @@ internal sealed class ActivationsIlgpu
     }
 
     // x: [rows, 2D], y: [rows, D]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void GegluKernel(ArrayView<float> x, ArrayView<float> y, int d)
     {
         long n = y.Length;

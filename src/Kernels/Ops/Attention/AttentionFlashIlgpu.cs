@@ -116,6 +116,8 @@ internal sealed class AttentionFlashIlgpu
         _acc.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, FlashArgs>(Kernel<TO>);
 
     // Grid: x = 64-row query tile, y = head, z = batch.
+    [IlgpuKernel(KernelGrouping.Explicit, typeof(FlashO48))]
+    [IlgpuKernel(KernelGrouping.Explicit, typeof(FlashO64))]
     private static void Kernel<TO>(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, FlashArgs p)
         where TO : struct, IFlashO
     {

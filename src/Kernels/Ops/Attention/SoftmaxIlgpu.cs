@@ -2,6 +2,8 @@ using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
+using PixelCost.Kernels.Ilgpu;
+
 namespace PixelCost.Kernels;
 
 /// <summary>
@@ -50,6 +52,7 @@ internal sealed class SoftmaxIlgpu
         _rows(stream, new KernelConfig(groups, RowsPerGroup * 32), x, y, rows, d, causalRows);
     }
 
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void RowsKernel(ArrayView<float> x, ArrayView<float> y, int rows, int d, int causalRows)
     {
         int lane = Warp.LaneIdx, warp = Group.IdxX >> 5;

@@ -96,6 +96,7 @@ internal sealed class Conv2dTensorCoreIlgpu
     };
 
     // Grid: x = tile of output pixels, y = tile of output channels, z = image. GEMM view: M = Cout, N = Ho·Wo, K = Cin·kh·kw.
+    [IlgpuKernel(KernelGrouping.Explicit, typeof(F32Source))]
     private static void Kernel<TW>(TW w, ArrayView<float> x, ArrayView<float> bias, ArrayView<float> y, ConvTcArgs p)
         where TW : struct, IGemmSource
     {

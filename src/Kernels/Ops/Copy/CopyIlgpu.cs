@@ -32,6 +32,7 @@ internal sealed class CopyIlgpu
         _groups = acc.NumMultiprocessors * 8;
     }
 
+    [IlgpuKernel(KernelGrouping.Explicit)]
     internal static void Kernel<T>(ArrayView<T> src, ArrayView<T> dst, Geometry g, long n) where T : unmanaged
     {
         long stride = (long)Grid.DimX * Group.DimX;

@@ -6,6 +6,8 @@ using ILGPU.Runtime;
 // ILGPU builds its kernel launchers in a dynamic assembly named "ILGPURuntime"; they must see the internal parameter
 // structs below. (Lead: one such attribute in PixelCost.Kernels.csproj can replace this at merge.)
 
+using PixelCost.Kernels.Ilgpu;
+
 namespace PixelCost.Kernels;
 
 /// <summary>
@@ -155,6 +157,7 @@ internal sealed class DenoiseStepIlgpu
         y[i] = r;
     }
 
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void ScalarKernel(ArrayView<float> x, ArrayView<float> u, ArrayView<float> cond, ArrayView<float> noise,
         ArrayView<float> hist, ArrayView<float> y, ArrayView<float> aux, Params p)
     {
@@ -162,6 +165,7 @@ internal sealed class DenoiseStepIlgpu
         for (long i = Grid.GlobalIndex.X; i < p.N; i += stride) One(i, x, u, cond, noise, hist, y, aux, p);
     }
 
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void VectorKernel(ArrayView<float> x, ArrayView<float> u, ArrayView<float> cond, ArrayView<float> noise,
         ArrayView<float> hist, ArrayView<float> y, ArrayView<float> aux, Params p)
     {

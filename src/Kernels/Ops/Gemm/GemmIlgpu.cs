@@ -1,6 +1,8 @@
 using ILGPU;
 using ILGPU.Runtime;
 
+using PixelCost.Kernels.Ilgpu;
+
 namespace PixelCost.Kernels;
 
 /// <summary>
@@ -111,6 +113,7 @@ internal sealed class GemmIlgpu
     internal static long ElementIndex<TView>(TView v) where TView : struct, IContiguousArrayView => v.Index;
 
     // Grid (⌈N/16⌉, ⌈M/16⌉, batch) of 16×16 groups; one output per thread.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void NaiveKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, SimtArgs p)
     {
         int n = Grid.IdxX * 16 + Group.IdxX, m = Grid.IdxY * 16 + Group.IdxY, z = Grid.IdxZ;

@@ -139,6 +139,8 @@ internal sealed class GemmTensorCoreIlgpu
     // Grid: x = column tile, y = row tile, z = batch. Block: 8 warps; warp w owns rows 64·(w/4).., columns 32·(w%4)..
     // Two shared buffers per operand: while tile kt is multiplied from one, tile kt+1's global loads are in flight in
     // registers (GemmTcPrefetch) and land in the other after the mmas; one barrier per k tile.
+    [IlgpuKernel(KernelGrouping.Explicit, typeof(F32Source), typeof(F32Source))]
+    [IlgpuKernel(KernelGrouping.Explicit, typeof(F32Source), typeof(F16Source))]
     private static void Kernel<TA, TB>(TA a, TB b, ArrayView<float> c, GemmTcArgs p)
         where TA : struct, IGemmSource where TB : struct, IGemmSource
     {

@@ -111,24 +111,28 @@ internal sealed class GlueIlgpu
     private static long Stride => (long)ILGPU.Grid.DimX * Group.DimX;
 
     // a, b, y: [n]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void AddKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y)
     {
         for (long i = ILGPU.Grid.GlobalIndex.X; i < y.Length; i += Stride) y[i] = a[i] + b[i];
     }
 
     // x, y: [N, C, S]; b: [N, C] — element i belongs to plane i / S.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void ChannelBiasKernel(ArrayView<float> x, ArrayView<float> b, ArrayView<float> y, int s)
     {
         for (long i = ILGPU.Grid.GlobalIndex.X; i < y.Length; i += Stride) y[i] = x[i] + b[i / s];
     }
 
     // x, y: [n]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void ScaleKernel(ArrayView<float> x, float s, ArrayView<float> y)
     {
         for (long i = ILGPU.Grid.GlobalIndex.X; i < y.Length; i += Stride) y[i] = s * x[i];
     }
 
     // a: [N, Ca, S], b: [N, Cb, S] → y: [N, Ca + Cb, S]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void ConcatKernel(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int ca, int cb, int s)
     {
         int c = ca + cb;
@@ -142,6 +146,7 @@ internal sealed class GlueIlgpu
     }
 
     // x: [N, C, H, W] → y: [N, C, 2H, 2W]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void UpsampleKernel(ArrayView<float> x, ArrayView<float> y, int h, int w)
     {
         int w2 = 2 * w, h2 = 2 * h;
@@ -156,6 +161,7 @@ internal sealed class GlueIlgpu
     }
 
     // t: [N] → y: [N, dim]
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void TimestepKernel(ArrayView<float> t, ArrayView<float> y, int dim, int flip, float negLog, float denom)
     {
         int half = dim / 2;

@@ -108,6 +108,7 @@ internal sealed class GroupNormIlgpu : IDisposable
     }
 
     // x: [N, C, S]; stats: [Items, Chunks, 2] ← (mean, M2) of each chunk.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void ChunkStatsKernel(ArrayView<float> x, ArrayView<float> stats, GroupNormSplitShape sh)
     {
         var partials = SharedMemory.Allocate<float>(32);
@@ -139,6 +140,7 @@ internal sealed class GroupNormIlgpu : IDisposable
     private static int XMathMin(int a, int b) => a < b ? a : b;
 
     // x, y: [N, C, S]; stats: [Items, Chunks, 2] from ChunkStatsKernel; flags: 1 gamma, 2 beta, 4 SiLU.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void SplitNormalizeKernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
         ArrayView<float> stats, GroupNormSplitShape sh, float eps, int flags)
     {
@@ -196,6 +198,7 @@ internal sealed class GroupNormIlgpu : IDisposable
     }
 
     // x, y: [N, C, S]; gamma, beta: [C] (read only when flags say so); flags: 1 gamma, 2 beta, 4 SiLU.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void Kernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
         int c, int s, int groups, int items, float eps, int flags)
     {

@@ -57,6 +57,7 @@ internal sealed class LayerNormIlgpu
     }
 
     // x, y: [rows, D]; gamma, beta: [D] (read only when flags say so: 1 gamma, 2 beta).
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void Kernel(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
         int rows, int d, float eps, int flags)
     {

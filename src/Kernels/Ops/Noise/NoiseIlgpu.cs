@@ -93,6 +93,7 @@ internal sealed class NoiseIlgpu
     internal static float ToUnit(uint x) => (int)(x >> 8) * NoiseSpec.Inv24;
 
     // y: [n]; thread → block b → elements 4b … 4b + 3.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void UniformKernel(ArrayView<float> y, ulong seed, ulong stream)
     {
         long n = y.Length, blocks = (n + 3) / 4;
@@ -114,6 +115,7 @@ internal sealed class NoiseIlgpu
     }
 
     // y: [n]; thread → block b → pairs (4b, 4b+1) from words (0, 1) and (4b+2, 4b+3) from words (2, 3).
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void GaussianKernel(ArrayView<float> y, ulong seed, ulong stream, float mean, float std)
     {
         long n = y.Length, blocks = (n + 3) / 4;

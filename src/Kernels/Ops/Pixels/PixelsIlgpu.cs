@@ -107,6 +107,7 @@ internal sealed class PixelsIlgpu
     private static float Smooth(float t) => t * t * (3f - 2f * t);
 
     // img: [H, W, 3]; one thread per pixel.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void SmoothNoiseKernel(ArrayView<float> img, int h, int w, ulong seed, int scale, float invS)
     {
         for (long p = ILGPU.Grid.GlobalIndex.X; p < (long)h * w; p += Stride)
@@ -126,6 +127,7 @@ internal sealed class PixelsIlgpu
     }
 
     // img: [H, W, 3]; one thread per pixel.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void GradientKernel(ArrayView<float> img, int h, int w, float invW2, float invH2, float invWH)
     {
         for (long p = ILGPU.Grid.GlobalIndex.X; p < (long)h * w; p += Stride)
@@ -139,6 +141,7 @@ internal sealed class PixelsIlgpu
     }
 
     // img: [H, W, 3]; one thread per pixel.
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void CheckerboardKernel(ArrayView<float> img, int h, int w, int cell)
     {
         for (long p = ILGPU.Grid.GlobalIndex.X; p < (long)h * w; p += Stride)
@@ -151,6 +154,7 @@ internal sealed class PixelsIlgpu
     }
 
     // src: [n] → dst: [n] bytes
+    [IlgpuKernel(KernelGrouping.Explicit)]
     private static void QuantizeKernel(ArrayView<float> src, ArrayView<byte> dst)
     {
         for (long i = ILGPU.Grid.GlobalIndex.X; i < src.Length; i += Stride)

@@ -420,8 +420,12 @@ internal static class KernelBench
                 var dev = Measure(acc, o, Note);
                 devices.Add(dev);
                 var meter = EnergyMeterFor(acc);
-                foreach (var p in plan.Where(p => p.Acc == acc))
-                    rows.AddRange(RunRow(acc, p.Case, p.Variant, p.Baseline, dev, meter, o, stderr, ref skipped));
+                try
+                {
+                    foreach (var p in plan.Where(p => p.Acc == acc))
+                        rows.AddRange(RunRow(acc, p.Case, p.Variant, p.Baseline, dev, meter, o, stderr, ref skipped));
+                }
+                finally { (meter as IDisposable)?.Dispose(); }
                 acc.TrimPool();
             }
             var cpuDev = devices.FirstOrDefault(d => d.Id == "cpu");

@@ -115,7 +115,7 @@ public class VerifyCommandTests
             Assert.StartsWith("ilgpu.", x.GetProperty("variant").GetString());
         });
         var variants = rows.Select(x => $"{x.GetProperty("op").GetString()} {x.GetProperty("variant").GetString()}").ToList();
-        foreach (var tc in new[] { "gemm ilgpu.tc-f16", "conv2d ilgpu.tc-f16", "attention ilgpu.flash-tc-f16", "attention ilgpu.v2-tiled-online", "gemm ilgpu.v2-simt-128" })
+        foreach (var tc in new[] { "gemm ilgpu.tc-f16", "linear ilgpu.tc-f16", "conv2d ilgpu.tc-f16", "attention ilgpu.flash-tc-f16", "attention ilgpu.v2-tiled-online", "gemm ilgpu.v2-simt-128" })
             Assert.Contains(tc, variants);
     }
 

@@ -116,8 +116,22 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
         return new(GemmIlgpu.VariantName(variant, Dev, d.Batch, d.M, d.N), () => k.Run(Stream, a.F32View(), b.F32View(), c.F32View(), d, transA, transB, alpha, beta, variant));
     }
 
+    // linear: 1..3 = the SIMT gemm variants, 4 = tensor cores: y = x·wᵀ on the tensor-core GEMM, started from the bias
+    // broadcast over the rows (beta = 1) so the bias stays an fp32 add.
     public KernelLaunch Linear(Tensor x, Tensor w, Tensor? bias, Tensor y, LinearDims d, int variant)
     {
+        if (variant == GemmTc || variant == 0 && TensorCoresByDefault)
+        {
+            var tc = Get(a => new GemmTensorCoreIlgpu(a));
+            var copy = Get(a => new CopyIlgpu(a));
+            var gd = new GemmDims(1, d.Rows, d.N, d.K, false, false, false);
+            return new(GemmTensorCoreIlgpu.Variants[0], () =>
+            {
+                if (bias is not null) copy.BroadcastRows(Stream, bias.F32View(), y.F32View(), d.Rows, d.N);
+                tc.Run(Stream, x.F32View(), w.F32View(), y.F32View(), gd, false, true, 1f, bias is null ? 0f : 1f, 0);
+            });
+        }
+        if (variant > GemmTc) throw UnknownVariant(LinearSpec.Op, variant, $"1..3 = {string.Join(", ", GemmIlgpu.Variants)}, 4 = {GemmTensorCoreIlgpu.Variants[0]}");
         var k = Get(a => new LinearIlgpu(a));
         return new(LinearIlgpu.VariantName(variant, Dev, d), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
     }

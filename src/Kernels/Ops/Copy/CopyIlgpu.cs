@@ -49,6 +49,16 @@ internal sealed class CopyIlgpu
         }
     }
 
+    /// <summary>dst[r, j] = row[j] for every r of dst [rows, n]: the row broadcast as a stride-0 source (how a
+    /// tensor-core linear layer starts from its bias and accumulates onto it with beta = 1).</summary>
+    public void BroadcastRows(AcceleratorStream stream, ArrayView<float> row, ArrayView<float> dst, int rows, int n)
+    {
+        long total = (long)rows * n;
+        if (total == 0) return;
+        var g = new Geometry { S0 = 1, S1 = 1, S2 = 1, S3 = 1, S4 = rows, S5 = n, T5 = 1 };
+        _k4(stream, new KernelConfig((int)Math.Min(_groups, (total + 255) / 256), 256), row.Cast<int>(), dst.Cast<int>(), g, total);
+    }
+
     public void Run(AcceleratorStream stream, Tensor src, Tensor dst)
     {
         long n = src.Length;

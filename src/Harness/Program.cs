@@ -12,6 +12,7 @@ public static class Program
         root.Subcommands.Add(PixelsCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -85,7 +85,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.EndsWith("attn2.to_k.weight", t0.GetProperty("name").GetString());
         Assert.Equal("F32", t0.GetProperty("dtype").GetString());
         Assert.Equal(2, t0.GetProperty("shape").GetArrayLength());
-        Assert.Equal(t0.GetProperty("parameters").GetInt64() * 4, t0.GetProperty("bytes").GetInt64());
+        Assert.Equal(t0.GetProperty("elements").GetInt64() * 4, t0.GetProperty("bytes").GetInt64());
     }
 
     [Fact]

@@ -212,6 +212,39 @@ public sealed class ModelDetectionTests : IDisposable
     }
 
     [Fact]
+    public void SdxlRefinerIsNamed()
+    {
+        var l = UnetSkeleton("", false, 1280, true, false);
+        l.Add(T("add_embedding.linear_1.weight", 1536, 2560));
+        var m = ModelDetection.Detect("refiner.safetensors", l);
+        Assert.Equal(ModelFamily.SDXL, m.Family);
+        Assert.Contains("SDXL refiner", m.Description);
+    }
+
+    [Fact]
+    public void IntegerBuffersAreNotParameters()
+    {
+        var clip = Tensors(Path.Combine(Golden("clip_text_tiny"), "model.safetensors"));
+        var withIds = clip.Append(new CheckpointTensor("text_model.embeddings.position_ids", SafetensorsDType.I64, [1, 77], 77 * 8, "x")).ToList();
+        var a = ModelDetection.Detect("a", clip);
+        var b = ModelDetection.Detect("b", withIds);
+        Assert.Equal(a.Totals.Parameters, b.Totals.Parameters);
+        Assert.Equal(a.Totals.Bytes + 77 * 8, b.Totals.Bytes);
+        Assert.Equal(77, b.Totals.ByDType.Single(d => d.DType == SafetensorsDType.I64).Elements);
+    }
+
+    [Fact]
+    public void PipelineComponentSavedAsPickleIsNotSilentlyDropped()
+    {
+        string pipe = Path.Combine(_dir, "half-converted");
+        GoldenModels.Materialize("vae_tiny", Path.Combine(pipe, "vae"));
+        string unet = Directory.CreateDirectory(Path.Combine(pipe, "unet")).FullName;
+        File.WriteAllBytes(Path.Combine(unet, "diffusion_pytorch_model.bin"), [0x80, 0x02, 0x7D, 0x71, 0, 0x28, 0x58, 0, 0, 0]);
+        var e = Assert.Throws<UnsupportedCheckpointException>(() => ModelDetection.Detect(pipe));
+        Assert.Contains(Path.Combine(unet, "diffusion_pytorch_model.bin"), e.Message);
+    }
+
+    [Fact]
     public void UnknownTensorsSayWhatWasLookedFor()
     {
         var e = Assert.Throws<UnknownModelException>(() =>

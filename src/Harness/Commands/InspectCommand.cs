@@ -138,7 +138,7 @@ public static class InspectCommand
         o.WriteLine();
         o.WriteLine($"totals: {N(totals.Tensors)} tensors · {N(totals.Parameters)} parameters · {N(totals.Bytes)} bytes ({Bytes(totals.Bytes)})");
         foreach (var d in totals.ByDType)
-            o.WriteLine($"  {d.DType,-5} {N(d.Tensors),8} tensors {N(d.Parameters),16} parameters {N(d.Bytes),18} bytes");
+            o.WriteLine($"  {d.DType,-5} {N(d.Tensors),8} tensors {N(d.Elements),16} elements {N(d.Bytes),18} bytes");
         o.WriteLine();
 
         string which = string.IsNullOrEmpty(filter) ? "" : $" matching '{filter}'";
@@ -162,7 +162,7 @@ public static class InspectCommand
             tensors = t.Tensors,
             parameters = t.Parameters,
             bytes = t.Bytes,
-            by_dtype = t.ByDType.Select(d => new { dtype = d.DType.ToString(), tensors = d.Tensors, parameters = d.Parameters, bytes = d.Bytes }),
+            by_dtype = t.ByDType.Select(d => new { dtype = d.DType.ToString(), tensors = d.Tensors, elements = d.Elements, bytes = d.Bytes }),
         };
         var doc = new
         {
@@ -209,7 +209,7 @@ public static class InspectCommand
                 component = r.Component,
                 dtype = r.Tensor.DType.ToString(),
                 shape = r.Tensor.Shape,
-                parameters = r.Tensor.ElementCount,
+                elements = r.Tensor.ElementCount,
                 bytes = r.Tensor.ByteLength,
                 file = r.Tensor.File,
             }),

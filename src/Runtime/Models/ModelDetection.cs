@@ -21,17 +21,21 @@ public sealed record ModelFact(string Key, object Value)
     public string ValueText => Value is int[] a ? "[" + string.Join(",", a) + "]" : Value.ToString() ?? "";
 }
 
-public sealed record DTypeTotals(SafetensorsDType DType, int Tensors, long Parameters, long Bytes);
+public sealed record DTypeTotals(SafetensorsDType DType, int Tensors, long Elements, long Bytes);
 
-/// <summary>Tensor count, parameters (elements), bytes, by dtype.</summary>
+/// <summary>Tensor count, parameters, bytes, and the same by dtype. Parameters are the elements of floating-point
+/// tensors: integer tensors in checkpoints are buffers (CLIP's position_ids), not weights.</summary>
 public sealed record WeightTotals(int Tensors, long Parameters, long Bytes, IReadOnlyList<DTypeTotals> ByDType)
 {
+    public static bool IsFloat(SafetensorsDType d) =>
+        d is SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F32 or SafetensorsDType.F64;
+
     public static WeightTotals Of(IEnumerable<CheckpointTensor> tensors)
     {
         var list = tensors.ToList();
         var by = list.GroupBy(t => t.DType).OrderBy(g => g.Key)
             .Select(g => new DTypeTotals(g.Key, g.Count(), g.Sum(t => t.ElementCount), g.Sum(t => t.ByteLength))).ToList();
-        return new WeightTotals(list.Count, list.Sum(t => t.ElementCount), list.Sum(t => t.ByteLength), by);
+        return new WeightTotals(list.Count, list.Where(t => IsFloat(t.DType)).Sum(t => t.ElementCount), list.Sum(t => t.ByteLength), by);
     }
 }
 
@@ -326,7 +330,10 @@ public static class ModelDetection
         if (add is not null) facts.Add(new("addition_embed_in", add[^1]));
 
         int realCross = family switch { ModelFamily.SD1 => 768, ModelFamily.SD2 => 1024, _ => 2048 };
-        string size = crossWidths.SequenceEqual([realCross])
+        // The SDXL refiner conditions on OpenCLIP-bigG alone (1280) with aesthetic-score time ids (2560 in).
+        bool refiner = family == ModelFamily.SDXL && crossWidths.SequenceEqual([1280]) && add![^1] == 2560;
+        string size = refiner ? "cross-attention width 1280 and 2560 added-embedding inputs: the SDXL refiner"
+            : crossWidths.SequenceEqual([realCross])
             ? $"cross-attention width {realCross}"
             : $"{FamilyName(family)}-style at another size: cross-attention width {string.Join("/", crossWidths)} ({FamilyName(family)} proper: {realCross})";
         string inpaint = convIn[1] == 9 ? ", 9 input channels (inpainting)" : "";

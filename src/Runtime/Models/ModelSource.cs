@@ -103,6 +103,12 @@ public sealed class ModelSource : IDisposable
             return s;
         }
 
+        // A pipeline component saved only as a pickle (unet/diffusion_pytorch_model.bin) must not silently drop out.
+        foreach (var d in Directory.GetDirectories(path))
+            if (FindWeights(d) is null)
+                foreach (var f in Directory.EnumerateFiles(d))
+                    if (PickleGuard.HasPickleExtension(f)) PickleGuard.ThrowIfPickle(f);
+
         var subs = Directory.GetDirectories(path).Select(d => System.IO.Path.GetFileName(d)!)
             .Where(n => FindWeights(System.IO.Path.Combine(path, n)) is not null)
             .OrderBy(n => Array.IndexOf(ComponentOrder, n) is int i and >= 0 ? i : ComponentOrder.Length)

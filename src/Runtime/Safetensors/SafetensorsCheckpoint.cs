@@ -17,7 +17,8 @@ public sealed record CheckpointTensor(string Name, SafetensorsDType DType, int[]
 /// A checkpoint that is one safetensors file or several shards listed by a <c>*.safetensors.index.json</c>
 /// (<c>{"metadata": {...}, "weight_map": {"tensor": "shard.safetensors", ...}}</c>, as transformers and diffusers write
 /// it). Shards are memory-mapped only when a tensor in them is first asked for; <see cref="ListTensors"/> opens all of
-/// them. Every error about an index names the index file and the tensor concerned.
+/// them. Every error about an index names the index file and the tensor concerned. Not thread-safe: open shards are
+/// cached without locking.
 /// </summary>
 public sealed class SafetensorsCheckpoint : IDisposable
 {

@@ -119,6 +119,31 @@ public sealed class InspectCommandTests : IDisposable
     }
 
     [Fact]
+    public void ShardedIndexShowsItsShards()
+    {
+        new SafetensorsWriter().Add("a", new float[2], 2).Save(Path.Combine(_dir, "m-1.safetensors"));
+        new SafetensorsWriter().Add("b", new Half[3], 3).Save(Path.Combine(_dir, "m-2.safetensors"));
+        string index = Path.Combine(_dir, "m.safetensors.index.json");
+        File.WriteAllText(index, "{\"metadata\":{\"total_size\":14},\"weight_map\":{\"a\":\"m-1.safetensors\",\"b\":\"m-2.safetensors\"}}");
+
+        var t = Run("inspect", index);
+        Assert.Equal(0, t.Code);
+        Assert.Contains("(2 shards: m-1.safetensors, m-2.safetensors)", t.Out);
+        Assert.Contains("metadata  total_size=14", t.Out);
+
+        var r = Run("inspect", index, "--json");
+        Assert.Equal(0, r.Code);
+        using var doc = JsonDocument.Parse(r.Out);
+        var f = doc.RootElement.GetProperty("files")[0];
+        Assert.True(f.GetProperty("sharded").GetBoolean());
+        Assert.Equal(2, f.GetProperty("shards").GetArrayLength());
+        var tensors = doc.RootElement.GetProperty("tensors");
+        Assert.EndsWith("m-2.safetensors", tensors[1].GetProperty("file").GetString());
+        Assert.Equal("F16", tensors[1].GetProperty("dtype").GetString());
+        Assert.Equal(14, doc.RootElement.GetProperty("totals").GetProperty("bytes").GetInt64());
+    }
+
+    [Fact]
     public void UnrecognisedFileIsStillListed()
     {
         string p = Path.Combine(_dir, "inputs.safetensors");

@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

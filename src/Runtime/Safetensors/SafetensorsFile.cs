@@ -71,6 +71,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var fi = new FileInfo(path);
         if (!fi.Exists) throw new FileNotFoundException($"safetensors file '{path}' does not exist", path);
         FileLength = fi.Length;
+        PickleGuard.ThrowIfPickle(path);
         if (FileLength < 8)
             throw Bad($"is {FileLength} bytes long, too short for the 8-byte header length (truncated header)");
 
@@ -111,6 +112,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     private (Dictionary<string, string>, List<SafetensorsTensorInfo>) ParseHeader(ReadOnlySpan<byte> json)
     {
+        // The JSON reader would only notice bad UTF-8 later, inside a name, as an InvalidOperationException.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw Bad("has a header that is not valid UTF-8 text");
         JsonDocument doc;
         try
         {
@@ -285,11 +289,10 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 { var s = MemoryMarshal.Cast<byte, double>(src); for (int i = 0; i < dst.Length; i++) dst[i] = (float)s[i]; }
                 break;
             case SafetensorsDType.F16:
-                { var s = MemoryMarshal.Cast<byte, Half>(src); for (int i = 0; i < dst.Length; i++) dst[i] = (float)s[i]; }
+                FloatWidening.HalfToSingle(MemoryMarshal.Cast<byte, Half>(src), dst);
                 break;
             case SafetensorsDType.BF16:
-                // bf16 is the top half of an fp32: widening is a shift, exact.
-                { var s = MemoryMarshal.Cast<byte, ushort>(src); for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16); }
+                FloatWidening.BFloat16ToSingle(MemoryMarshal.Cast<byte, ushort>(src), dst);
                 break;
             case SafetensorsDType.I64:
                 { var s = MemoryMarshal.Cast<byte, long>(src); for (int i = 0; i < dst.Length; i++) dst[i] = s[i]; }

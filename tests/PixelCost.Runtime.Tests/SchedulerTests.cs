@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
+using PixelCost.Kernels.Ilgpu;
 using PixelCost.Runtime.Safetensors;
 using PixelCost.Runtime.Schedulers;
 using PixelCost.Tests;
@@ -110,9 +111,9 @@ public class SchedulerTests(ITestOutputHelper output)
     /// that guidance scale, chosen so that the guided combination is the stand-in's ε.
     /// </summary>
     private static void Replay(string name, SchedulerConfig config, Golden g, Func<int, float[], float[]?> check, float guidance = 0,
-        Func<IScheduler, int, float[], double[], double[]>? transform = null)
+        Func<IScheduler, int, float[], double[], double[]>? transform = null, IAccelerator? acc = null)
     {
-        var cpu = new CpuAccelerator(threads: 1);
+        var cpu = acc ?? new CpuAccelerator(threads: 1);
         int n = StepsOf(name);
         using var sched = Scheduler.Create(config, n);
         Assert.Equal(g.Timesteps, sched.Timesteps);
@@ -199,7 +200,7 @@ public class SchedulerTests(ITestOutputHelper output)
         Assert.Contains("clip_sample", e.Message);
 
         using var g = new Golden(name);
-        var alphas = AlphasForTest(config);
+        var alphas = NoiseSchedule.AlphasCumprod(config);
         int compared = 0, total = 0;
         Replay(name, config with { ClipSample = false }, g, (k, got) =>
         {
@@ -223,8 +224,6 @@ public class SchedulerTests(ITestOutputHelper output)
         output.WriteLine($"{name}: compared {compared} of {total} element-steps (the rest were clamped by diffusers)");
         Assert.True(compared >= total / 8, $"{name}: only {compared} of {total} element-steps unclamped");
     }
-
-    private static double[] AlphasForTest(SchedulerConfig c) => NoiseSchedule.AlphasCumprod(c);
 
     /// <summary>A [2N] model output with guidance g gives the trajectory of the host-combined ε̂ (and diffusers').</summary>
     [Theory, MemberData(nameof(TwentyStepConfigs))]
@@ -347,6 +346,38 @@ public class SchedulerTests(ITestOutputHelper output)
 
         static double[] Comb(params (double W, double[] V)[] terms) =>
             Enumerable.Range(0, terms[0].V.Length).Select(i => terms.Sum(p => p.W * p.V[i])).ToArray();
+    }
+
+    /// <summary>The same schedulers on ILGPU's CPU accelerator (the GPU kernels of the op, simulated): the scheduler code
+    /// only allocates and launches through IAccelerator, so it runs unchanged there. The multistep and noisy ones, with
+    /// guidance, against diffusers.</summary>
+    [Theory]
+    [InlineData("pndm_n20"), InlineData("dpmpp_2m_n20"), InlineData("euler_ancestral_trailing_n20"), InlineData("lcm_n20")]
+    public void IlgpuCpu_FullTrajectory_MatchesDiffusers(string name) => OnAccelerator(IlgpuAccelerator.CreateCpu(), name);
+
+    /// <summary>The same on a CUDA GPU; skipped where there is none.</summary>
+    [SkippableTheory]
+    [InlineData("pndm_n20"), InlineData("dpmpp_2m_n20"), InlineData("euler_ancestral_trailing_n20"), InlineData("lcm_n20")]
+    public void Cuda_FullTrajectory_MatchesDiffusers(string name)
+    {
+        IlgpuAccelerator acc;
+        try { acc = IlgpuAccelerator.CreateCuda(); }
+        catch (AcceleratorUnavailableException e) { Skip.If(true, e.Message); return; }
+        OnAccelerator(acc, name);
+    }
+
+    private static void OnAccelerator(IAccelerator acc, string name)
+    {
+        using (acc)
+        {
+            var config = ConfigOf(name);
+            using var g = new Golden(name);
+            Replay(name, config, g, (k, got) =>
+            {
+                Close.All(g.Sample(k + 1), got, Atol, Rtol, Shape, $"{name} on {acc.Id} (guidance 3), step {k}");
+                return null;
+            }, guidance: 3f, acc: acc);
+        }
     }
 
     [Fact]

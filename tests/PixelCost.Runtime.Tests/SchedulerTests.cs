@@ -181,6 +181,26 @@ public class SchedulerTests(ITestOutputHelper output)
             return null;
         });
         output.WriteLine($"{name}: {g.Timesteps.Length} steps, worst |ours − diffusers| = {worst:G3}");
+
+        // x_0 was N(0, 1) noise times init_noise_sigma (64 draws: the sample std is within ±35% at > 4 standard errors).
+        using var s = Scheduler.Create(config, StepsOf(name));
+        var x0 = g.Samples.AsSpan(0, Elements).ToArray();
+        double mean = x0.Average(), std = Math.Sqrt(x0.Sum(v => (v - mean) * (v - mean)) / (Elements - 1));
+        Assert.InRange(std / s.InitNoiseSigma, 0.65, 1.35);
+    }
+
+    [Fact]
+    public void Euler_LinspaceSpacing_FractionalTimesteps()
+    {
+        using var s = Scheduler.Create(SchedulerConfig.Preset("euler") with { TimestepSpacing = "linspace" }, 20);
+        Assert.Equal(999f, s.ModelTimesteps[0]);
+        Assert.Equal((float)(18 * (999.0 / 19)), s.ModelTimesteps[1]);   // numpy linspace, reversed, as float32
+        Assert.Equal(946, s.Timesteps[1]);
+        var table = NoiseSchedule.AlphasCumprod(s.Config).Select(NoiseSchedule.Sigma).ToArray();
+        double t = s.ModelTimesteps[1], w = t - Math.Floor(t);
+        Assert.Equal((float)(table[946] + ((double)table[947] - table[946]) * w), (float)s.Sigmas![1]);
+        Assert.Equal(s.Sigmas[0], s.InitNoiseSigma);                     // linspace: σ_max itself
+        Assert.Equal(1 / Math.Sqrt(s.Sigmas[1] * s.Sigmas[1] + 1), s.ScaleModelInput(1), 1e-7);
     }
 
     /// <summary>

@@ -63,7 +63,9 @@ public abstract class SchedulerBase : IScheduler
         CheckIndex(stepIndex);
         string who = $"{Config.ClassName} step {stepIndex}";
         if (stepIndex != 0 && stepIndex != _next)
-            throw new InvalidOperationException($"{who}: steps run in order from 0 (next expected: {_next}); step 0 starts a new trajectory");
+            throw new InvalidOperationException(_next < 0
+                ? $"{who}: the previous step failed; start again at step 0"
+                : $"{who}: steps run in order from 0 (next expected: {_next}); step 0 starts a new trajectory");
         if (stepIndex != 0 && (acc != _acc || !sample.Shape.SequenceEqual(_shape)))
             throw new InvalidOperationException(
                 $"{who}: the trajectory started on {_acc?.Id} with a sample of shape {Tensor.FormatShape(_shape)}; got {acc.Id} and {sample.ShapeString} (start again at step 0)");

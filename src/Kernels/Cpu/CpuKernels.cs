@@ -35,11 +35,23 @@ internal sealed class CpuKernels(CpuAccelerator cpu) : IOpKernels
     public KernelLaunch Gemm(Tensor a, Tensor b, Tensor c, GemmDims d, bool transA, bool transB, float alpha, float beta, int variant) =>
         new(GemmCpu.VariantName(cpu, variant), () => GemmCpu.Run(cpu, a, b, c, d, transA, transB, alpha, beta, variant));
 
-    public KernelLaunch Linear(Tensor x, Tensor w, Tensor? bias, Tensor y, LinearDims d, int variant) =>
-        new(GemmCpu.VariantName(cpu, variant), () => GemmCpu.Linear(cpu, x, w, bias, y, d, variant));
+    private static void RequireF32Weights(string op, Tensor w)
+    {
+        if (w.DType != DType.F32)
+            throw new NotSupportedException($"{op}: the cpu kernels take F32 weights; w {w.ShapeString} is {w.DType} (F16 weights are for the tensor-core kernels of ilgpu-cpu and cuda)");
+    }
 
-    public KernelLaunch Conv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dDims d, int variant) =>
-        new(Conv2dCpu.VariantName(cpu, variant), () => Conv2dCpu.Run(cpu, x, w, bias, y, d, variant));
+    public KernelLaunch Linear(Tensor x, Tensor w, Tensor? bias, Tensor y, LinearDims d, int variant)
+    {
+        RequireF32Weights(LinearSpec.Op, w);
+        return new(GemmCpu.VariantName(cpu, variant), () => GemmCpu.Linear(cpu, x, w, bias, y, d, variant));
+    }
+
+    public KernelLaunch Conv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dDims d, int variant)
+    {
+        RequireF32Weights(Conv2dSpec.Op, w);
+        return new(Conv2dCpu.VariantName(cpu, variant), () => Conv2dCpu.Run(cpu, x, w, bias, y, d, variant));
+    }
 
     public KernelLaunch GroupNorm(Tensor x, int groups, Tensor? gamma, Tensor? beta, Tensor y, float eps, bool fuseSilu, int variant) =>
         new(GroupNormCpu.VariantName(variant, cpu), () =>

@@ -101,6 +101,13 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
         return new(PixelsIlgpu.VariantName(0, Dev), () => k.RunQuantizeU8(Stream, src.F32View(), dst.View<byte>(), 0));
     }
 
+    /// <summary>F16 weights are read by the tensor-core kernels only (variant 0 on a tensor-core device, or the TC number).</summary>
+    private static void RequireF32Weights(string op, Tensor w, int variant)
+    {
+        if (w.DType != DType.F32)
+            throw new NotSupportedException($"{op}: variant {variant} is a SIMT fp32 kernel and takes F32 weights; w {w.ShapeString} is {w.DType} (use the tensor-core variant for F16 weights)");
+    }
+
     // gemm: 1..3 = GemmIlgpu's SIMT variants, 4 = tensor cores (fp16 in, fp32 accumulate).
     private const int GemmTc = 4;
 
@@ -120,7 +127,7 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
     // broadcast over the rows (beta = 1) so the bias stays an fp32 add.
     public KernelLaunch Linear(Tensor x, Tensor w, Tensor? bias, Tensor y, LinearDims d, int variant)
     {
-        if (variant == GemmTc || variant == 0 && TensorCoresByDefault)
+        if (variant == GemmTc || variant == 0 && (TensorCoresByDefault || w.DType == DType.F16))
         {
             var tc = Get(a => new GemmTensorCoreIlgpu(a));
             var copy = Get(a => new CopyIlgpu(a));
@@ -128,9 +135,12 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
             return new(GemmTensorCoreIlgpu.Variants[0], () =>
             {
                 if (bias is not null) copy.BroadcastRows(Stream, bias.F32View(), y.F32View(), d.Rows, d.N);
-                tc.Run(Stream, x.F32View(), w.F32View(), y.F32View(), gd, false, true, 1f, bias is null ? 0f : 1f, 0);
+                float beta = bias is null ? 0f : 1f;
+                if (w.DType == DType.F16) tc.Run(Stream, x.F32View(), w.View<ILGPU.Half>(), y.F32View(), gd, false, true, 1f, beta, 0);
+                else tc.Run(Stream, x.F32View(), w.F32View(), y.F32View(), gd, false, true, 1f, beta, 0);
             });
         }
+        RequireF32Weights(LinearSpec.Op, w, variant);
         if (variant > GemmTc) throw UnknownVariant(LinearSpec.Op, variant, $"1..3 = {string.Join(", ", GemmIlgpu.Variants)}, 4 = {GemmTensorCoreIlgpu.Variants[0]}");
         var k = Get(a => new LinearIlgpu(a));
         return new(LinearIlgpu.VariantName(variant, Dev, d), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));
@@ -141,11 +151,16 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
 
     public KernelLaunch Conv2d(Tensor x, Tensor w, Tensor? bias, Tensor y, Conv2dDims d, int variant)
     {
-        if (variant == ConvTc || variant == 0 && TensorCoresByDefault)
+        if (variant == ConvTc || variant == 0 && (TensorCoresByDefault || w.DType == DType.F16))
         {
             var tc = Get(a => new Conv2dTensorCoreIlgpu(a));
-            return new(Conv2dTensorCoreIlgpu.Variants[0], () => tc.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, 0));
+            return new(Conv2dTensorCoreIlgpu.Variants[0], () =>
+            {
+                if (w.DType == DType.F16) tc.Run(Stream, x.F32View(), w.View<ILGPU.Half>(), ViewOrEmpty(bias), y.F32View(), d, 0);
+                else tc.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, 0);
+            });
         }
+        RequireF32Weights(Conv2dSpec.Op, w, variant);
         if (variant > ConvTc) throw UnknownVariant(Conv2dSpec.Op, variant, $"1..2 = {string.Join(", ", Conv2dIlgpu.Variants)}, 3 = {Conv2dTensorCoreIlgpu.Variants[0]}");
         var k = Get(a => new Conv2dIlgpu(a));
         return new(Conv2dIlgpu.VariantName(variant, Dev, d), () => k.Run(Stream, x.F32View(), w.F32View(), ViewOrEmpty(bias), y.F32View(), d, variant));

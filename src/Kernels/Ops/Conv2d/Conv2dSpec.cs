@@ -37,10 +37,11 @@ public static class Conv2dSpec
         return new Conv2dDims(x[0], x[1], x[2], x[3], w[0], kh, kw, stride, padding, ho, wo, hasBias);
     }
 
-    public static Cost Cost(Conv2dDims d)
+    /// <param name="weightBytes">Bytes per weight element: 4 (F32), 2 (F16 weights for the tensor-core kernels).</param>
+    public static Cost Cost(Conv2dDims d, int weightBytes = 4)
     {
         long outs = (long)d.N * d.Cout * d.Ho * d.Wo;
-        long read = 4L * ((long)d.N * d.Cin * d.H * d.W + (long)d.Cout * d.Cin * d.Kh * d.Kw + (d.HasBias ? d.Cout : 0));
+        long read = 4L * ((long)d.N * d.Cin * d.H * d.W + (d.HasBias ? d.Cout : 0)) + (long)weightBytes * d.Cout * d.Cin * d.Kh * d.Kw;
         return new Cost(2 * outs * d.Cin * d.Kh * d.Kw, d.HasBias ? outs : 0, 0, read, 4 * outs);
     }
 }

@@ -33,10 +33,11 @@ public static class LinearSpec
         return new LinearDims((int)rows, K, N, hasBias);
     }
 
-    public static Cost Cost(LinearDims d)
+    /// <param name="weightBytes">Bytes per weight element: 4 (F32), 2 (F16 weights for the tensor-core kernels).</param>
+    public static Cost Cost(LinearDims d, int weightBytes = 4)
     {
         long rn = (long)d.Rows * d.N;
         return new Cost(2 * rn * d.K, d.HasBias ? rn : 0, 0,
-            4L * ((long)d.Rows * d.K + (long)d.N * d.K + (d.HasBias ? d.N : 0)), 4 * rn);
+            4L * ((long)d.Rows * d.K + (d.HasBias ? d.N : 0)) + (long)weightBytes * d.N * d.K, 4 * rn);
     }
 }

@@ -156,6 +156,23 @@ public sealed unsafe class Tensor : IDisposable
         return new Tensor(Buffer, ByteOffset + start * _strides[d] * DType.SizeOf(), DType, shape, (long[])_strides.Clone(), owns: false);
     }
 
+    /// <summary>
+    /// PyTorch's <c>transpose</c>: a view with dimensions <paramref name="dim0"/> and <paramref name="dim1"/> swapped,
+    /// sharing memory (strided unless one of them has size 1); <c>Ops.Copy</c> makes it dense — how a model turns
+    /// [B,C,H·W] into [B,H·W,C] with one memory-bound launch and no arithmetic.
+    /// </summary>
+    public Tensor Transpose(int dim0, int dim1)
+    {
+        int a = dim0 < 0 ? Rank + dim0 : dim0, b = dim1 < 0 ? Rank + dim1 : dim1;
+        if (a < 0 || a >= Rank) throw new ArgumentOutOfRangeException(nameof(dim0), dim0, $"tensor {ShapeString} has no dimension {dim0}");
+        if (b < 0 || b >= Rank) throw new ArgumentOutOfRangeException(nameof(dim1), dim1, $"tensor {ShapeString} has no dimension {dim1}");
+        var shape = (int[])_shape.Clone();
+        var strides = (long[])_strides.Clone();
+        (shape[a], shape[b]) = (shape[b], shape[a]);
+        (strides[a], strides[b]) = (strides[b], strides[a]);
+        return new Tensor(Buffer, ByteOffset, DType, shape, strides, owns: false);
+    }
+
     /// <summary>PyTorch's <c>chunk</c>: <paramref name="chunks"/> equal views along <paramref name="dim"/> (the size must divide).</summary>
     public Tensor[] Chunk(int chunks, int dim = 0)
     {

@@ -56,6 +56,9 @@ public sealed unsafe class Tensor : IDisposable
 
     public bool IsDisposed => _disposed || Buffer.IsDisposed;
 
+    /// <summary>A meta tensor (MetaAccelerator): shape and dtype, no memory. Ops accept it; nothing reads it.</summary>
+    public bool IsMeta => Buffer.IsMeta;
+
     /// <summary>Whether the host can address this tensor's memory (cpu and ilgpu-cpu; not CUDA).</summary>
     public bool IsHostAccessible => Buffer.IsHostAccessible;
 
@@ -154,6 +157,22 @@ public sealed unsafe class Tensor : IDisposable
         var shape = (int[])_shape.Clone();
         shape[d] = length;
         return new Tensor(Buffer, ByteOffset + start * _strides[d] * DType.SizeOf(), DType, shape, (long[])_strides.Clone(), owns: false);
+    }
+
+    /// <summary>
+    /// PyTorch's <c>transpose</c>: dimensions <paramref name="dim0"/> and <paramref name="dim1"/> swapped, a strided view
+    /// sharing memory (e.g. [B,C,HW] → [B,HW,C]). Ops take dense tensors, so <c>Ops.Contiguous</c> makes the new layout.
+    /// </summary>
+    public Tensor Transpose(int dim0, int dim1)
+    {
+        int a = dim0 < 0 ? Rank + dim0 : dim0, b = dim1 < 0 ? Rank + dim1 : dim1;
+        if (a < 0 || a >= Rank) throw new ArgumentOutOfRangeException(nameof(dim0), dim0, $"tensor {ShapeString} has no dimension {dim0}");
+        if (b < 0 || b >= Rank) throw new ArgumentOutOfRangeException(nameof(dim1), dim1, $"tensor {ShapeString} has no dimension {dim1}");
+        var shape = (int[])_shape.Clone();
+        var strides = (long[])_strides.Clone();
+        (shape[a], shape[b]) = (shape[b], shape[a]);
+        (strides[a], strides[b]) = (strides[b], strides[a]);
+        return new Tensor(Buffer, ByteOffset, DType, shape, strides, owns: false);
     }
 
     /// <summary>PyTorch's <c>chunk</c>: <paramref name="chunks"/> equal views along <paramref name="dim"/> (the size must divide).</summary>

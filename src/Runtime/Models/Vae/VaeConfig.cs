@@ -105,14 +105,15 @@ public sealed record VaeConfig
             }
             if (Str(root, "act_fn", source) is { } act && act != "silu")
                 throw new NotSupportedException($"{source}: \"act_fn\" = \"{act}\" is not supported (only silu)");
-            if (root.TryGetProperty("up_block_types", out var ups))
+            foreach (var (field, type) in new[] { ("up_block_types", "UpDecoderBlock2D"), ("down_block_types", "DownEncoderBlock2D") })
             {
-                if (ups.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{source}: \"up_block_types\" must be an array");
-                foreach (var u in ups.EnumerateArray())
-                    if (u.ValueKind != JsonValueKind.String || u.GetString() != "UpDecoderBlock2D")
-                        throw new NotSupportedException($"{source}: \"up_block_types\" entry {u} is not supported (only UpDecoderBlock2D)");
-                if (ups.GetArrayLength() != c.BlockOutChannels.Length)
-                    throw new InvalidDataException($"{source}: \"up_block_types\" has {ups.GetArrayLength()} entries but \"block_out_channels\" {c.BlockOutChannels.Length}");
+                if (!root.TryGetProperty(field, out var types)) continue;
+                if (types.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{source}: \"{field}\" must be an array");
+                foreach (var u in types.EnumerateArray())
+                    if (u.ValueKind != JsonValueKind.String || u.GetString() != type)
+                        throw new NotSupportedException($"{source}: \"{field}\" entry {u} is not supported (only {type})");
+                if (types.GetArrayLength() != c.BlockOutChannels.Length)
+                    throw new InvalidDataException($"{source}: \"{field}\" has {types.GetArrayLength()} entries but \"block_out_channels\" {c.BlockOutChannels.Length}");
             }
             if (root.TryGetProperty("use_post_quant_conv", out var upq) && upq.ValueKind == JsonValueKind.False)
                 throw new NotSupportedException($"{source}: \"use_post_quant_conv\" = false is not supported");
@@ -146,23 +147,77 @@ public sealed record VaeConfig
     public IReadOnlyList<VaeParameter> DecoderParameters()
     {
         Validate();
-        var p = new List<VaeParameter>();
-        void Conv(string n, int cout, int cin, int k)
+        var p = new ParameterList();
+        p.Conv("post_quant_conv", LatentChannels, LatentChannels, 1);
+        int top = DecoderInChannels;
+        p.Conv("decoder.conv_in", top, LatentChannels, 3);
+        MidBlock(p, "decoder.mid_block", top);
+        foreach (var b in UpBlocks())
         {
-            p.Add(new(n + ".weight", [cout, cin, k, k], VaeParameterKind.Weight));
-            p.Add(new(n + ".bias", [cout], VaeParameterKind.Bias));
+            for (int j = 0; j < b.Resnets; j++) p.Resnet($"decoder.up_blocks.{b.Index}.resnets.{j}", j == 0 ? b.In : b.Out, b.Out);
+            if (b.Upsample) p.Conv($"decoder.up_blocks.{b.Index}.upsamplers.0.conv", b.Out, b.Out, 3);
         }
-        void Norm(string n, int ch)
+        p.Norm("decoder.conv_norm_out", BlockOutChannels[0]);
+        p.Conv("decoder.conv_out", OutChannels, BlockOutChannels[0], 3);
+        return p.Items;
+    }
+
+    /// <summary>
+    /// Every parameter of the encoder and <c>quant_conv</c> (diffusers names, registration order). The encoder ends in
+    /// 2·latent_channels (mean and log-variance: double_z); SD's count is 34,163,592 + 72.
+    /// </summary>
+    public IReadOnlyList<VaeParameter> EncoderParameters()
+    {
+        Validate();
+        var p = new ParameterList();
+        p.Conv("encoder.conv_in", BlockOutChannels[0], InChannels, 3);
+        foreach (var b in DownBlocks())
         {
-            p.Add(new(n + ".weight", [ch], VaeParameterKind.NormWeight));
-            p.Add(new(n + ".bias", [ch], VaeParameterKind.Bias));
+            for (int j = 0; j < b.Resnets; j++) p.Resnet($"encoder.down_blocks.{b.Index}.resnets.{j}", j == 0 ? b.In : b.Out, b.Out);
+            if (b.Downsample) p.Conv($"encoder.down_blocks.{b.Index}.downsamplers.0.conv", b.Out, b.Out, 3);
         }
-        void Linear(string n, int ch)
+        int top = BlockOutChannels[^1];
+        MidBlock(p, "encoder.mid_block", top);
+        p.Norm("encoder.conv_norm_out", top);
+        p.Conv("encoder.conv_out", 2 * LatentChannels, top, 3);
+        p.Conv("quant_conv", 2 * LatentChannels, 2 * LatentChannels, 1);
+        return p.Items;
+    }
+
+    private void MidBlock(ParameterList p, string name, int ch)
+    {
+        p.Resnet(name + ".resnets.0", ch, ch);
+        if (MidBlockAttention)
         {
-            p.Add(new(n + ".weight", [ch, ch], VaeParameterKind.Weight));
-            p.Add(new(n + ".bias", [ch], VaeParameterKind.Bias));
+            p.Norm(name + ".attentions.0.group_norm", ch);
+            foreach (var l in new[] { "to_q", "to_k", "to_v", "to_out.0" }) p.Linear(name + ".attentions.0." + l, ch);
         }
-        void Resnet(string n, int cin, int cout)
+        p.Resnet(name + ".resnets.1", ch, ch);
+    }
+
+    private sealed class ParameterList
+    {
+        public List<VaeParameter> Items { get; } = new();
+
+        public void Conv(string n, int cout, int cin, int k)
+        {
+            Items.Add(new(n + ".weight", [cout, cin, k, k], VaeParameterKind.Weight));
+            Items.Add(new(n + ".bias", [cout], VaeParameterKind.Bias));
+        }
+
+        public void Norm(string n, int ch)
+        {
+            Items.Add(new(n + ".weight", [ch], VaeParameterKind.NormWeight));
+            Items.Add(new(n + ".bias", [ch], VaeParameterKind.Bias));
+        }
+
+        public void Linear(string n, int ch)
+        {
+            Items.Add(new(n + ".weight", [ch, ch], VaeParameterKind.Weight));
+            Items.Add(new(n + ".bias", [ch], VaeParameterKind.Bias));
+        }
+
+        public void Resnet(string n, int cin, int cout)
         {
             Norm(n + ".norm1", cin);
             Conv(n + ".conv1", cout, cin, 3);
@@ -170,25 +225,21 @@ public sealed record VaeConfig
             Conv(n + ".conv2", cout, cout, 3);
             if (cin != cout) Conv(n + ".conv_shortcut", cout, cin, 1);
         }
+    }
 
-        Conv("post_quant_conv", LatentChannels, LatentChannels, 1);
-        int top = DecoderInChannels;
-        Conv("decoder.conv_in", top, LatentChannels, 3);
-        Resnet("decoder.mid_block.resnets.0", top, top);
-        if (MidBlockAttention)
+    /// <summary>The encoder's down blocks: index, input and output channels, resnets (layers_per_block), whether a
+    /// stride-2 downsampler follows (all but the last).</summary>
+    public IReadOnlyList<(int Index, int In, int Out, int Resnets, bool Downsample)> DownBlocks()
+    {
+        var blocks = new List<(int, int, int, int, bool)>();
+        int output = BlockOutChannels[0];
+        for (int i = 0; i < BlockOutChannels.Length; i++)
         {
-            Norm("decoder.mid_block.attentions.0.group_norm", top);
-            foreach (var l in new[] { "to_q", "to_k", "to_v", "to_out.0" }) Linear("decoder.mid_block.attentions.0." + l, top);
+            int prev = output;
+            output = BlockOutChannels[i];
+            blocks.Add((i, prev, output, LayersPerBlock, i != BlockOutChannels.Length - 1));
         }
-        Resnet("decoder.mid_block.resnets.1", top, top);
-        foreach (var b in UpBlocks())
-        {
-            for (int j = 0; j < b.Resnets; j++) Resnet($"decoder.up_blocks.{b.Index}.resnets.{j}", j == 0 ? b.In : b.Out, b.Out);
-            if (b.Upsample) Conv($"decoder.up_blocks.{b.Index}.upsamplers.0.conv", b.Out, b.Out, 3);
-        }
-        Norm("decoder.conv_norm_out", BlockOutChannels[0]);
-        Conv("decoder.conv_out", OutChannels, BlockOutChannels[0], 3);
-        return p;
+        return blocks;
     }
 
     /// <summary>The decoder's up blocks: index, input and output channels, resnets, whether an upsampler follows.</summary>
@@ -208,6 +259,9 @@ public sealed record VaeConfig
 
     /// <summary>Parameters of post_quant_conv and the decoder (from the config alone).</summary>
     public long DecoderParameterCount => DecoderParameters().Sum(p => p.ElementCount);
+
+    /// <summary>Parameters of the encoder and quant_conv (from the config alone).</summary>
+    public long EncoderParameterCount => EncoderParameters().Sum(p => p.ElementCount);
 
     private static JsonElement? Field(JsonElement root, string name) =>
         root.TryGetProperty(name, out var e) && e.ValueKind != JsonValueKind.Null ? e : null;

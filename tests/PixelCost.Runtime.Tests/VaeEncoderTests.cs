@@ -80,6 +80,18 @@ public sealed class VaeEncoderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Encode_FromLdmNamedWeights_EqualsDiffusersNamed()
+    {
+        using var cpu = new CpuAccelerator(threads: 2);
+        using var a = VaeEncoder.Load(cpu, Dir);
+        using var b = VaeEncoder.Load(cpu, Path.Combine(Dir, "ldm_checkpoint.safetensors"));
+        using var x = cpu.FromArray(TestImage(3 * 16 * 16, 5), 1, 3, 16, 16);
+        using var ma = a.Encode(x);
+        using var mb = b.Encode(x);
+        Assert.Equal(ma.ToArray(), mb.ToArray());   // the same weights under other names: bit-identical
+    }
+
+    [Fact]
     public void Load_UsesEveryEncoderTensor_AndChecksShapes()
     {
         using var cpu = new CpuAccelerator(threads: 1);

@@ -64,6 +64,25 @@ public sealed class VaeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Cpu_DecodeFromLdmNamedWeights_MatchesDiffusers()
+    {
+        using var cpu = new CpuAccelerator(threads: 2);
+        var (latent, ls, image, ims) = Io();
+        using var vae = VaeDecoder.Load(cpu, Path.Combine(Dir, "ldm_checkpoint.safetensors"));   // config.json beside it
+        using var z = cpu.FromArray(latent, ls);
+        using var y = vae.Decode(z);
+        Close.All(image, y.ToArray(), Atol, Rtol, ims, "vae_tiny image from LDM names");
+        // Attention projections come from 1×1 convs [C,C,1,1]; the numbers are those of the diffusers file.
+        using var d = VaeDecoder.Load(cpu, Dir);
+        Assert.Equal(d.Weight("decoder.mid_block.attentions.0.to_out.0.weight").ToArray(), vae.Weight("decoder.mid_block.attentions.0.to_out.0.weight").ToArray());
+        Assert.Equal(d.Weight("decoder.up_blocks.0.upsamplers.0.conv.weight").ToArray(), vae.Weight("decoder.up_blocks.0.upsamplers.0.conv.weight").ToArray());
+        Assert.Equal(d.Weight("decoder.up_blocks.1.resnets.0.conv_shortcut.bias").ToArray(), vae.Weight("decoder.up_blocks.1.resnets.0.conv_shortcut.bias").ToArray());
+
+        var e = Assert.Throws<InvalidDataException>(() => VaeDecoder.Load(cpu, Path.Combine(Dir, "ldm_checkpoint.safetensors"), VaeConfig.Load(Dir) with { LayersPerBlock = 3, Source = "test config" }));
+        Assert.Contains("'first_stage_model.decoder.up.3.block.3.norm1.weight' (diffusers 'decoder.up_blocks.0.resnets.3.norm1.weight') is missing", e.Message);
+    }
+
+    [Fact]
     public void Load_ReadsConfigAndCountsParameters()
     {
         using var cpu = new CpuAccelerator(threads: 1);

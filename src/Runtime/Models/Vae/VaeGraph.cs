@@ -30,30 +30,34 @@ internal sealed class VaeGraph : IDisposable
     public bool Has(string name) => _weights.ContainsKey(name);
 
     /// <summary>
-    /// Loads <paramref name="specs"/> from diffusers-named weights, checking every name and shape before allocating; a
-    /// checkpoint tensor under one of <paramref name="prefixes"/> the specs do not list means the config does not fit.
-    /// On a meta accelerator only the shapes are read.
+    /// Loads <paramref name="specs"/> (diffusers names) from a checkpoint in diffusers names or in LDM names (a
+    /// single-file checkpoint's <c>first_stage_model.</c>, or a bare LDM VAE file), checking every name and shape
+    /// before allocating; a checkpoint tensor under one of <paramref name="prefixes"/> the specs do not list means the
+    /// config does not fit. On a meta accelerator only the shapes are read.
     /// </summary>
     public static VaeGraph Load(IAccelerator acc, SafetensorsCheckpoint checkpoint, VaeConfig config, IReadOnlyList<VaeParameter> specs,
         string what, string[] prefixes)
     {
         string cfg = config.Source.Length > 0 ? config.Source : "the VAE config";
+        var ldm = LdmNames.Detect(checkpoint, config);
+        string Source(string name) => ldm?.Map(name) ?? name;
         foreach (var p in specs)
         {
-            if (!checkpoint.Contains(p.Name))
-            {
-                string hint = checkpoint.TensorNames.Any(n => n.StartsWith("first_stage_model.", StringComparison.Ordinal))
-                    ? " (this is a single-file LDM checkpoint, named first_stage_model.…; the VAE reads diffusers names)" : "";
-                throw new InvalidDataException($"{checkpoint.Path}: tensor '{p.Name}' is missing: expected {p.ShapeString} for the {what} of {cfg}{hint}");
-            }
-            var info = checkpoint.Info(p.Name);
-            if (!info.Shape.SequenceEqual(p.Shape))
-                throw new InvalidDataException($"{info.File}: tensor '{p.Name}' has shape {info.ShapeString}, expected {p.ShapeString} for the {what} of {cfg}");
+            string src = Source(p.Name);
+            string also = src == p.Name ? "" : $" (diffusers '{p.Name}')";
+            if (!checkpoint.Contains(src))
+                throw new InvalidDataException($"{checkpoint.Path}: tensor '{src}'{also} is missing: expected {p.ShapeString} for the {what} of {cfg}");
+            var info = checkpoint.Info(src);
+            // LDM's attention projections are 1×1 convs [C,C,1,1]: the same numbers as diffusers' [C,C] linear.
+            bool fits = info.Shape.SequenceEqual(p.Shape) || ldm is not null && info.Shape.SequenceEqual(p.Shape.Concat([1, 1]));
+            if (!fits)
+                throw new InvalidDataException($"{info.File}: tensor '{src}'{also} has shape {info.ShapeString}, expected {p.ShapeString} for the {what} of {cfg}");
         }
         // A tensor of this half the config does not ask for means the config does not fit the weights (e.g. fewer layers).
-        var expected = specs.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var expected = specs.Select(p => Source(p.Name)).ToHashSet(StringComparer.Ordinal);
+        var under = ldm is null ? prefixes : prefixes.Select(ldm.MapPrefix).ToArray();
         foreach (var n in checkpoint.TensorNames)
-            if (prefixes.Any(pre => n.StartsWith(pre, StringComparison.Ordinal)) && !expected.Contains(n))
+            if (under.Any(pre => n.StartsWith(pre, StringComparison.Ordinal)) && !expected.Contains(n))
                 throw new InvalidDataException($"{checkpoint.Info(n).File}: tensor '{n}' is not part of the {what} of {cfg}: the config does not fit these weights");
         var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
@@ -62,7 +66,7 @@ internal sealed class VaeGraph : IDisposable
             {
                 var t = acc.Allocate(DType.F32, p.Shape);
                 weights[p.Name] = t;
-                if (!t.IsMeta) acc.Upload<float>(t, checkpoint.ReadFloats(p.Name));
+                if (!t.IsMeta) acc.Upload<float>(t, checkpoint.ReadFloats(Source(p.Name)));
             }
         }
         catch
@@ -71,6 +75,55 @@ internal sealed class VaeGraph : IDisposable
             throw;
         }
         return new VaeGraph(acc, config, weights);
+    }
+
+    /// <summary>
+    /// diffusers → LDM (CompVis) names of the VAE: mid_block.resnets.0/1 → mid.block_1/2, attentions.0.{group_norm,
+    /// to_q, to_k, to_v, to_out.0} → attn_1.{norm, q, k, v, proj_out}, conv_shortcut → nin_shortcut, conv_norm_out →
+    /// norm_out, encoder down_blocks.i.{resnets.j, downsamplers.0} → down.i.{block.j, downsample}, decoder
+    /// up_blocks.i.{resnets.j, upsamplers.0} → up.k.{block.j, upsample} with k counting down: LDM numbers its up levels
+    /// by resolution, so diffusers' first up block is LDM's highest index. The indices are taken from the file (its
+    /// distinct up.k, highest first) rather than assumed to be L−1…0.
+    /// </summary>
+    private sealed class LdmNames(string prefix, int[] upIndex)
+    {
+        public static LdmNames? Detect(SafetensorsCheckpoint ckpt, VaeConfig config)
+        {
+            string? prefix = null;
+            foreach (var p in new[] { "first_stage_model.", "" })
+                if (ckpt.Contains(p + "decoder.mid.block_1.norm1.weight") || ckpt.Contains(p + "encoder.mid.block_1.norm1.weight")) { prefix = p; break; }
+            if (prefix is null) return null;
+            string up = prefix + "decoder.up.";
+            var levels = ckpt.TensorNames.Where(n => n.StartsWith(up, StringComparison.Ordinal))
+                .Select(n => n[up.Length..]).Select(r => r[..Math.Max(0, r.IndexOf('.'))])
+                .Select(k => int.TryParse(k, out int v) ? v : -1).Where(v => v >= 0).Distinct().OrderDescending().ToArray();
+            if (levels.Length > 0 && levels.Length != config.BlockOutChannels.Length)
+                throw new InvalidDataException($"{ckpt.Path}: the LDM VAE decoder has {levels.Length} up levels ({up}{string.Join(", ", levels)}) but {config.Source} has {config.BlockOutChannels.Length}");
+            return new LdmNames(prefix, levels);
+        }
+
+        public string MapPrefix(string diffusersPrefix) => prefix + diffusersPrefix;
+
+        public string Map(string name)
+        {
+            string n = name
+                .Replace(".mid_block.resnets.0.", ".mid.block_1.").Replace(".mid_block.resnets.1.", ".mid.block_2.")
+                .Replace(".mid_block.attentions.0.group_norm.", ".mid.attn_1.norm.")
+                .Replace(".mid_block.attentions.0.to_q.", ".mid.attn_1.q.").Replace(".mid_block.attentions.0.to_k.", ".mid.attn_1.k.")
+                .Replace(".mid_block.attentions.0.to_v.", ".mid.attn_1.v.").Replace(".mid_block.attentions.0.to_out.0.", ".mid.attn_1.proj_out.")
+                .Replace(".conv_shortcut.", ".nin_shortcut.").Replace(".conv_norm_out.", ".norm_out.")
+                .Replace(".downsamplers.0.", ".downsample.").Replace(".upsamplers.0.", ".upsample.");
+            var m = System.Text.RegularExpressions.Regex.Match(n, @"^(encoder\.down|decoder\.up)_blocks\.(\d+)\.(.*)$");
+            if (m.Success)
+            {
+                int i = int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+                string rest = m.Groups[3].Value.StartsWith("resnets.", StringComparison.Ordinal) ? "block." + m.Groups[3].Value["resnets.".Length..] : m.Groups[3].Value;
+                string level = m.Groups[1].Value == "decoder.up" ? (i < upIndex.Length ? upIndex[i] : upIndex.Length - 1 - i).ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    : i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                n = $"{m.Groups[1].Value}.{level}.{rest}";
+            }
+            return prefix + n;
+        }
     }
 
     /// <summary>Conv/linear weights N(0, 1/fan_in) by Ops.FillGaussian (one Philox stream per parameter), norm weights

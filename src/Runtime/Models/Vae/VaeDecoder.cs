@@ -40,7 +40,8 @@ public sealed class VaeDecoder : IDisposable
     public Tensor Weight(string name) => _g.Weight(name);
 
     /// <summary>
-    /// Loads post_quant_conv and the decoder from diffusers-named weights: <paramref name="path"/> is a component
+    /// Loads post_quant_conv and the decoder from diffusers-named weights (or LDM-named: a single-file checkpoint's
+    /// first_stage_model., or a bare CompVis VAE file): <paramref name="path"/> is a component
     /// folder (config.json + diffusion_pytorch_model.safetensors), a pipeline folder (its vae/), or a safetensors file
     /// (then <paramref name="config"/> or a config.json beside it). Every tensor's shape is checked against the config;
     /// an error names the file, the tensor, the expected and the actual shape. On a meta accelerator only the shapes are
@@ -53,7 +54,7 @@ public sealed class VaeDecoder : IDisposable
         using (ckpt) return Load(acc, ckpt, cfg);
     }
 
-    /// <summary>Loads from an open checkpoint with diffusers names (see <see cref="Load(IAccelerator,string,VaeConfig?)"/>).</summary>
+    /// <summary>Loads from an open checkpoint with diffusers or LDM names (see <see cref="Load(IAccelerator,string,VaeConfig?)"/>).</summary>
     public static VaeDecoder Load(IAccelerator acc, SafetensorsCheckpoint checkpoint, VaeConfig config)
     {
         ArgumentNullException.ThrowIfNull(acc);

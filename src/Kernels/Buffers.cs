@@ -28,8 +28,10 @@ public abstract class MemoryBlock : IDisposable
 /// </summary>
 public sealed class DeviceBuffer
 {
-    private readonly BufferPool _pool;
+    private readonly BufferPool? _pool;
+    private readonly Action<long>? _metaRelease;
     private MemoryBlock? _block;
+    private bool _metaReleased;
 
     internal DeviceBuffer(IAccelerator accelerator, BufferPool pool, MemoryBlock? block, long bytes)
     {
@@ -39,24 +41,48 @@ public sealed class DeviceBuffer
         Bytes = bytes;
     }
 
+    /// <summary>A meta buffer: a size and an owner but no memory (shape-only passes). It is live until released, which
+    /// calls <paramref name="release"/> with its byte count once.</summary>
+    internal DeviceBuffer(IAccelerator accelerator, long bytes, Action<long> release)
+    {
+        Accelerator = accelerator;
+        Bytes = bytes;
+        IsMeta = true;
+        _metaRelease = release;
+    }
+
     public IAccelerator Accelerator { get; }
 
     /// <summary>Bytes requested (the block may be larger).</summary>
     public long Bytes { get; }
 
-    public bool IsDisposed => _block is null && Bytes > 0;
+    /// <summary>A meta buffer has a size but no block (MetaAccelerator): live until its owner is disposed, never
+    /// readable. Its liveness is an explicit flag, since "no block" is what marks a freed ordinary buffer.</summary>
+    public bool IsMeta { get; }
 
-    /// <summary>The block, or an ObjectDisposedException for a buffer whose owner has been disposed.</summary>
-    public MemoryBlock Block => _block ?? throw new ObjectDisposedException(nameof(Tensor), "the tensor's memory has been freed (its owning tensor was disposed)");
+    public bool IsDisposed => IsMeta ? _metaReleased : _block is null && Bytes > 0;
+
+    /// <summary>The block, or an ObjectDisposedException for a buffer whose owner has been disposed (an
+    /// InvalidOperationException for a meta buffer, which never has one).</summary>
+    public MemoryBlock Block => _block ?? (IsMeta && !_metaReleased
+        ? throw new InvalidOperationException($"a meta tensor ({Bytes:N0} bytes on {Accelerator.Id}) has a shape but no memory: it cannot be read or written")
+        : throw new ObjectDisposedException(nameof(Tensor), "the tensor's memory has been freed (its owning tensor was disposed)"));
 
     /// <summary>Whether the host can read and write this memory directly (our CPU accelerator and ILGPU's CPU accelerator).</summary>
-    public bool IsHostAccessible => Bytes == 0 || _block is { HostPointer: not 0 };
+    public bool IsHostAccessible => !IsMeta && (Bytes == 0 || _block is { HostPointer: not 0 });
 
     internal void Release()
     {
+        if (IsMeta)
+        {
+            if (_metaReleased) return;
+            _metaReleased = true;
+            _metaRelease!(Bytes);
+            return;
+        }
         var b = _block;
         _block = null;
-        if (b is not null) _pool.Return(b, Bytes);
+        if (b is not null) _pool!.Return(b, Bytes);
     }
 }
 

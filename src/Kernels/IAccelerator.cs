@@ -1,8 +1,8 @@
 namespace PixelCost.Kernels;
 
 /// <summary>Which family an accelerator belongs to: our SIMD CPU path, ILGPU's CPU accelerator (GPU kernels simulated on
-/// the host, for checking them), or a CUDA GPU through ILGPU.</summary>
-public enum AcceleratorKind { Cpu, IlgpuCpu, Cuda }
+/// the host, for checking them), a CUDA GPU through ILGPU, or the shape-only meta accelerator (nothing runs).</summary>
+public enum AcceleratorKind { Cpu, IlgpuCpu, Cuda, Meta }
 
 /// <summary>What a backend hands back for one op launch: the variant that will run and the work itself (run on a CPU,
 /// enqueued on a GPU stream).</summary>

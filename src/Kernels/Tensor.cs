@@ -56,6 +56,9 @@ public sealed unsafe class Tensor : IDisposable
 
     public bool IsDisposed => _disposed || Buffer.IsDisposed;
 
+    /// <summary>A meta tensor (MetaAccelerator): shape and dtype, no memory. Ops accept it; nothing reads it.</summary>
+    public bool IsMeta => Buffer.IsMeta;
+
     /// <summary>Whether the host can address this tensor's memory (cpu and ilgpu-cpu; not CUDA).</summary>
     public bool IsHostAccessible => Buffer.IsHostAccessible;
 

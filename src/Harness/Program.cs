@@ -15,6 +15,7 @@ public static class Program
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(CostCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

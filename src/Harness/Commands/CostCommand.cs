@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Text.Json;
+using PixelCost.Kernels;
+using PixelCost.Kernels.Meta;
+using PixelCost.Runtime.Models;
+using Spectre.Console;
+
+namespace PixelCost.Harness.Commands;
+
+/// <summary>
+/// <c>pixelcost cost</c>: the counted cost of a whole text-to-image run, built from the real graph on the shape-only
+/// <see cref="MetaAccelerator"/> (every op records its Spec's cost; nothing is allocated or run, so SDXL at 1024² costs in
+/// seconds): per component (one UNet pass, UNet × steps × CFG, the scheduler steps, the VAE decoder), matmul FLOPs, all
+/// FLOPs, transcendentals, parameters, weight bytes and peak activation bytes; the same for a random pixel map of the
+/// output size, and the ratio. The text encoder is not built yet (listed as such).
+/// </summary>
+public static class CostCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "A preset (" + string.Join(", ", UnetConfig.PresetNames) + ") or a diffusers pipeline folder (unet/ and vae/ config.json).", DefaultValueFactory = _ => "sd15" };
+        var width = new Option<int?>("--width") { Description = "Image width in pixels (default: the model's native size)." };
+        var height = new Option<int?>("--height") { Description = "Image height in pixels (default: the model's native size)." };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the pipeline's: 50; turbo models 1)." };
+        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale; ≤ 1 means one UNet evaluation per step (default 7.5; SDXL 5; turbo 0)." };
+        var batch = new Option<int>("--batch") { Description = "Images per run.", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "Write JSON only." };
+        var cmd = new Command("cost", "Counted FLOPs of a whole text-to-image run from the real graph (shape-only pass), beside a random pixel map.");
+        foreach (var o in new Option[] { model, width, height, steps, guidance, batch, json }) cmd.Options.Add(o);
+        cmd.SetAction(pr =>
+        {
+            var stdout = pr.InvocationConfiguration.Output;
+            var stderr = pr.InvocationConfiguration.Error;
+            try
+            {
+                var report = Collect(pr.GetValue(model)!, pr.GetValue(width), pr.GetValue(height), pr.GetValue(steps), pr.GetValue(guidance), pr.GetValue(batch));
+                if (pr.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
+                else Write(report, stdout);
+                return 0;
+            }
+            catch (Exception e) when (Cli.IsUserError(e))
+            {
+                stderr.WriteLine($"pixelcost: error: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>One component's counted cost. FLOPs follow the README's conventions (matmul = 2 per MAC).</summary>
+    internal sealed record ComponentCost(string Component, string What, long Launches, long MatmulFlops, long Flops, long Transcendentals,
+        long? Parameters, long? WeightBytes, long? PeakActivationBytes, string? Note = null);
+
+    internal sealed record CostReport(string Model, string Source, int Width, int Height, int Steps, double Guidance, int Batch,
+        int UnetEvaluationsPerStep, IReadOnlyList<ComponentCost> Components, ComponentCost Total, ComponentCost RandomPixels,
+        double FlopRatio, IReadOnlyList<ScopeCost> UnetByBlock, string Convention);
+
+    internal sealed record ScopeCost(string Scope, long MatmulFlops, long Flops);
+
+    internal static CostReport Collect(string model, int? width, int? height, int? steps, double? guidance, int batch)
+    {
+        bool preset = UnetConfig.PresetNames.Contains(model);
+        if (!preset && !Directory.Exists(model))
+            throw new CliException($"--model '{model}' is neither a preset ({string.Join(", ", UnetConfig.PresetNames)}) nor a folder");
+        var unetCfg = preset ? UnetConfig.Preset(model) : UnetConfig.Load(Path.Combine(model, "unet"));
+        var vaeCfg = preset ? VaeConfig.Preset(model) : VaeConfig.Load(Path.Combine(model, "vae"));
+        bool turbo = model.Contains("turbo", StringComparison.OrdinalIgnoreCase);
+        bool xl = unetCfg.HasTextTimeEmbedding;
+        int native = unetCfg.SampleSize * 8;
+        int w = width ?? native, h = height ?? native;
+        int n = steps ?? (turbo ? 1 : 50);
+        double g = guidance ?? (turbo ? 0 : xl ? 5.0 : 7.5);
+        int down = 8 << (unetCfg.Levels - 1);   // the latent (÷8) must halve cleanly at every UNet level
+        if (w <= 0 || h <= 0 || w % down != 0 || h % down != 0)
+            throw new CliException($"--width {w} and --height {h} must be positive multiples of {down} for {model} (latent ÷8, then {unetCfg.Levels - 1} halvings)");
+        if (n < 1) throw new CliException($"--steps must be ≥ 1, got {n}");
+        if (batch < 1) throw new CliException($"--batch must be ≥ 1, got {batch}");
+        if (!double.IsFinite(g)) throw new CliException($"--guidance must be a number, got {g}");
+        int evals = g > 1 ? 2 : 1;   // diffusers: guidance > 1 runs the unconditional and the conditional batch together
+        int lh = h / 8, lw = w / 8, b = batch * evals;
+
+        using var meta = new MetaAccelerator();
+        var components = new List<ComponentCost>();
+
+        // One UNet evaluation (batch × CFG), traced on meta tensors.
+        ComponentCost unetPass;
+        List<ScopeCost> byBlock;
+        using (var unet = UnetModel.Random(meta, unetCfg, seed: 0))
+        {
+            long weights = meta.Memory.InUse;
+            meta.Ledger.Clear();
+            meta.ResetPeak();
+            using var x = meta.Allocate(b, unetCfg.InChannels, lh, lw);
+            using var t = meta.Allocate(b);
+            using var ctx = meta.Allocate(b, 77, unetCfg.CrossAttentionDim);
+            int timeIds = 6, pooled = xl ? unetCfg.ProjectionClassEmbeddingsInputDim - timeIds * unetCfg.AdditionTimeEmbedDim : 0;
+            using var te = xl ? meta.Allocate(b, pooled) : null;
+            using var ti = xl ? meta.Allocate(b, timeIds) : null;
+            using (var y = unet.Forward(x, t, ctx, te, ti)) { }
+            var c = meta.Ledger.TotalCost();
+            unetPass = new ComponentCost("unet pass", $"one evaluation, batch {b} ({batch} image{(batch > 1 ? "s" : "")}{(evals == 2 ? " × CFG 2" : "")}), latent {lh}×{lw}",
+                meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals, unet.ParameterCount, weights, meta.Memory.Peak - weights);
+            byBlock = meta.Ledger.ByScope(1).Select(s => new ScopeCost(s.Scope, s.Cost.MatmulFlops, s.Cost.Flops)).ToList();
+        }
+        components.Add(unetPass);
+        components.Add(unetPass with { Component = "unet × steps", What = $"{n} step{(n > 1 ? "s" : "")} × {evals} evaluation{(evals > 1 ? "s" : "")} (batched)",
+            Launches = unetPass.Launches * n, MatmulFlops = unetPass.MatmulFlops * n, Flops = unetPass.Flops * n, Transcendentals = unetPass.Transcendentals * n });
+
+        // The scheduler update: one fused denoise_step per step (guidance + the update; ancestral noise not counted).
+        meta.Ledger.Clear();
+        using (var lat = meta.Allocate(batch, unetCfg.InChannels, lh, lw))
+        using (var mo = meta.Allocate(b, unetCfg.OutChannels, lh, lw))
+            Ops.DenoiseStep(meta, lat, mo, lat, new DenoiseCoefficients(1f, -0.1f, Guidance: (float)Math.Max(g, 1)));
+        var sc = meta.Ledger.TotalCost();
+        components.Add(new ComponentCost("scheduler × steps", $"{n} fused denoise_step launch{(n > 1 ? "es" : "")} (CFG + update)", n,
+            0, sc.Flops * n, sc.Transcendentals * n, 0, 0, null));
+
+        // The VAE decoder on the final latent.
+        using (var vae = VaeDecoder.Random(meta, vaeCfg, seed: 0))
+        {
+            long weights = meta.Memory.InUse;
+            meta.Ledger.Clear();
+            meta.ResetPeak();
+            using var lat = meta.Allocate(batch, vaeCfg.LatentChannels, lh, lw);
+            using (var img = vae.Decode(lat)) { }
+            var c = meta.Ledger.TotalCost();
+            components.Add(new ComponentCost("vae decoder", $"{lh}×{lw} latent → {h}×{w} image", meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals,
+                vae.ParameterCount, vae.WeightBytes, meta.Memory.Peak - weights));
+        }
+        components.Add(new ComponentCost("text encoder", "not counted: the CLIP text encoder is not built yet", 0, 0, 0, 0, null, null, null,
+            "not built yet"));
+
+        var run = components.Where(c => c.Component != "unet pass").ToList();
+        var total = new ComponentCost("total", "one text-to-image run (without the text encoder)", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
+            run.Sum(c => c.Flops), run.Sum(c => c.Transcendentals), run.Sum(c => c.Parameters ?? 0), run.Sum(c => c.WeightBytes ?? 0),
+            run.Max(c => c.PeakActivationBytes ?? 0));
+
+        meta.Ledger.Clear();
+        using (var px = meta.Allocate(h, w, 3)) Ops.PixelsNoise(meta, px, 0);
+        var pc = meta.Ledger.TotalCost();
+        var pixels = new ComponentCost("random pixel map", $"{w}×{h} RGB, uniform Philox noise", 1, 0, pc.Flops, pc.Transcendentals, 0, 0, (long)w * h * 3 * 4);
+        return new CostReport(model, preset ? "preset (deterministic random weights: cost does not depend on weight values)" : Path.GetFullPath(model),
+            w, h, n, g, batch, evals, components, total, pixels, pixels.Flops > 0 ? (double)total.Flops / pixels.Flops : 0, byBlock,
+            "counted from the graph's Specs: matmul FLOPs = 2 per multiply-accumulate (PyTorch FlopCounterMode), bias adds excluded; FLOPs = matmul + other; transcendentals listed apart");
+    }
+
+    private static void Write(CostReport r, TextWriter stdout)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        });
+        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 180;
+        console.WriteLine($"pixelcost cost — {r.Model} ({r.Source}), {r.Width}×{r.Height}, {r.Steps} steps, guidance {r.Guidance:G3} ({r.UnetEvaluationsPerStep} UNet evaluation{(r.UnetEvaluationsPerStep > 1 ? "s" : "")} per step), batch {r.Batch}");
+        var t = new Table().Border(TableBorder.Rounded);
+        foreach (var col in new[] { "component", "what", "launches", "matmul TFLOP", "all TFLOP", "transcend. (G)", "parameters (M)", "weights MB", "peak act. MB" })
+            t.AddColumn(new TableColumn(col) { Alignment = col is "component" or "what" ? Justify.Left : Justify.Right });
+        foreach (var c in r.Components.Append(r.Total).Append(r.RandomPixels))
+            t.AddRow(Markup.Escape(c.Component), Markup.Escape(c.What), c.Launches.ToString("N0"), (c.MatmulFlops / 1e12).ToString("F3"),
+                (c.Flops / 1e12).ToString(c.Flops < 1e9 ? "G4" : "F3"), (c.Transcendentals / 1e9).ToString("F3"),
+                c.Parameters is { } p ? (p / 1e6).ToString("F1") : "–", c.WeightBytes is { } wb ? (wb / 1e6).ToString("F0") : "–",
+                c.PeakActivationBytes is { } pa ? (pa / 1e6).ToString("F0") : "–");
+        console.Write(t);
+        console.WriteLine($"A coherent image costs {r.FlopRatio:N0}× the FLOPs of a random pixel map of the same size (counted, not measured).");
+        console.WriteLine(r.Convention + ". Peak activation bytes: the most bytes of live tensors during the component, weights excluded (fp32).");
+    }
+}

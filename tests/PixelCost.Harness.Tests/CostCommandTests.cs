@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Text.Json;
+using PixelCost.Harness.Commands;
+using Xunit;
+
+namespace PixelCost.Harness.Tests;
+
+public class CostCommandTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var root = new RootCommand("pixelcost");
+        root.Subcommands.Add(CostCommand.Create());
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0) return (2, "", string.Join("\n", parsed.Errors.Select(e => $"pixelcost: error: {e.Message}")));
+        int code = parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static JsonElement Component(JsonElement root, string name) =>
+        root.GetProperty("components").EnumerateArray().Single(c => c.GetProperty("component").GetString() == name);
+
+    /// <summary>The yardstick, from PyTorch's FlopCounterMode: SD 1.5 UNet at 512², one pass, batch 1 =
+    /// 803,273,441,280 matmul FLOPs (conv + linear + attention matmuls, 2 per MAC, bias excluded).</summary>
+    [Fact]
+    public void Sd15OnePassWithoutGuidanceIsPyTorchsCount()
+    {
+        var r = Run("cost", "--model", "sd15", "--steps", "1", "--guidance", "0", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        var pass = Component(root, "unet pass");
+        Assert.Equal(803_273_441_280, pass.GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(859_520_964, pass.GetProperty("parameters").GetInt64());
+        Assert.Equal(1, root.GetProperty("unet_evaluations_per_step").GetInt32());
+        // The VAE decoder's parameters are diffusers' (post_quant_conv 20 + decoder 49,490,179).
+        Assert.Equal(49_490_199, Component(root, "vae decoder").GetProperty("parameters").GetInt64());
+        // The ratio is total FLOPs over the pixel map's, as printed.
+        double ratio = (double)root.GetProperty("total").GetProperty("flops").GetInt64() / root.GetProperty("random_pixels").GetProperty("flops").GetInt64();
+        Assert.Equal(ratio, root.GetProperty("flop_ratio").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void GuidanceDoublesTheBatchAndStepsMultiply()
+    {
+        using var one = JsonDocument.Parse(Run("cost", "--model", "sd15", "--steps", "1", "--guidance", "0", "--json").Out);
+        using var cfg = JsonDocument.Parse(Run("cost", "--model", "sd15", "--steps", "20", "--guidance", "7.5", "--json").Out);
+        long single = Component(one.RootElement, "unet pass").GetProperty("matmul_flops").GetInt64();
+        Assert.Equal(2 * single, Component(cfg.RootElement, "unet pass").GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(40 * single, Component(cfg.RootElement, "unet × steps").GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(Component(one.RootElement, "vae decoder").GetProperty("matmul_flops").GetInt64(),
+            Component(cfg.RootElement, "vae decoder").GetProperty("matmul_flops").GetInt64());
+    }
+
+    [Fact]
+    public void SdxlAt1024CostsInSecondsWithoutAllocating()
+    {
+        var t0 = System.Diagnostics.Stopwatch.StartNew();
+        var r = Run("cost", "--model", "sdxl", "--steps", "1", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(1024, doc.RootElement.GetProperty("width").GetInt32());
+        Assert.Equal(2_567_463_684, Component(doc.RootElement, "unet pass").GetProperty("parameters").GetInt64());
+        Assert.True(Component(doc.RootElement, "unet pass").GetProperty("matmul_flops").GetInt64() > 10_000_000_000_000);
+        Assert.True(GC.GetTotalMemory(false) < 2L << 30);   // shapes only: no weights or activations in memory
+        Assert.True(t0.Elapsed < TimeSpan.FromMinutes(1), t0.Elapsed.ToString());
+    }
+
+    [Theory]
+    [InlineData("--model", "sd99", "neither a preset")]
+    [InlineData("--width", "500", "multiples of 64")]
+    [InlineData("--steps", "0", "--steps")]
+    [InlineData("--batch", "0", "--batch")]
+    public void BadInputIsOneErrorLine(string option, string value, string mention)
+    {
+        var r = Run("cost", option, value);
+        Assert.NotEqual(0, r.Code);
+        var line = Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("pixelcost: error:", line);
+        Assert.Contains(mention, line);
+        Assert.Equal("", r.Out);
+    }
+}

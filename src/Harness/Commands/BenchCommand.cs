@@ -24,6 +24,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Time kernels on real model shapes against this machine's measured peak.");
         bench.Subcommands.Add(CreateKernels());
+        bench.Subcommands.Add(BenchUnet.Create());
         return bench;
     }
 
@@ -448,7 +449,7 @@ internal static class KernelBench
     }
 
     /// <summary>The yardsticks of one accelerator, measured in this run at the width its kernels run.</summary>
-    private static BenchDevice Measure(IAccelerator acc, KernelBenchOptions o, Action<string> note)
+    internal static BenchDevice Measure(IAccelerator acc, KernelBenchOptions o, Action<string> note)
     {
         switch (acc)
         {
@@ -489,7 +490,7 @@ internal static class KernelBench
         return null;
     }
 
-    private static Energy.IEnergyMeter EnergyMeterFor(IAccelerator acc) => acc switch
+    internal static Energy.IEnergyMeter EnergyMeterFor(IAccelerator acc) => acc switch
     {
         CpuAccelerator => Energy.EnergyMeters.ForCpu(),
         IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g => new Energy.NvmlMeter(uint.Parse(g.Id[5..])),
@@ -649,7 +650,7 @@ internal static class KernelBench
         console.WriteLine("FLOPs are the ledger's (Spec) matmul + other FLOPs; transcendentals are not in them. \"% bw\" rates memory-bound rows (FLOPs/byte below peak/bandwidth) against the measured bandwidth; \"in cache\": the working set fits the last-level cache, so it is not rated against DRAM. J/launch: measured energy of the timed window ÷ launches (– where no meter: see `pixelcost devices`). \"vs vendor\" = vendor (OpenBLAS/cuBLAS) time ÷ ours (> 1: ours is faster).");
     }
 
-    private static string MachineName()
+    internal static string MachineName()
     {
         try
         {

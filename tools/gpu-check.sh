@@ -3,7 +3,7 @@
 #   bash tools/gpu-check.sh publish   # here: a self-contained pixelcost into .gpu/bin (~41 MB; not trimmed: ILGPU reads the kernels' IL)
 #   bash tools/gpu-check.sh run       # on the GPU machine, in the repository root, with .gpu/ carried over:
 #                                     # devices, verify on cuda, bench on cuda with the cuBLAS baseline, compare cpu vs cuda,
-#                                     # NVML reading; JSON results and logs into $OUT (or ./gpu-results)
+#                                     # one SD 1.5 UNet pass (batch 2) + VAE decode, NVML reading; JSON results and logs into $OUT (or ./gpu-results)
 # Through the device tool: run(command="bash tools/gpu-check.sh run", carry=[".gpu"], timeout_s=540).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +39,9 @@ step() {  # step NAME SECONDS COMMAND...: stdout → NAME.json (or .txt), stderr
 # Step limits add up to 540 s: one device-tool call (≤ 600 s) runs them all.
 step devices        60 "$bin" devices --json
 step verify-cuda   120 "$bin" verify --accelerator cuda --json
-step bench-cuda    180 "$bin" bench kernels --accelerator cuda --baseline cublas --min-time 0.2 --json
+step bench-cuda    150 "$bin" bench kernels --accelerator cuda --baseline cublas --min-time 0.2 --json
 step bench-gemm-tc  60 "$bin" bench kernels --accelerator cuda --baseline cublas --filter "gemm*8192*" --min-time 0.5 --json
-step compare       120 "$bin" compare --min-time 0.1 --json
+step bench-unet     60 "$bin" bench unet --model sd15 --accelerator cuda --batch 2 --vae --repeats 3 --json
+step compare        90 "$bin" compare --min-time 0.1 --json
 echo "gpu-check: results in $out (summary.txt)"
 exit $status

@@ -3,8 +3,9 @@ namespace PixelCost.Kernels.Meta;
 /// <summary>
 /// The shape-only accelerator: "meta" tensors have a shape and a dtype but no memory, and a launch records its ledger
 /// entry (the Spec's cost, variant "meta", <see cref="LaunchTiming.NotRun"/>) without running anything. A model run
-/// here goes through exactly the Ops entries — and so the Spec validation and cost — of a real run, which is how
-/// <c>pixelcost cost</c> prices SDXL at 1024² in seconds and no memory. What it tracks instead of memory: the bytes of
+/// here goes through exactly the Ops entries — and so the Spec validation and cost — of a real run: the shape-only pass
+/// <c>pixelcost cost</c> needs to price a whole image in seconds and no memory (SD 1.5's VAE decoder at 512²: ~10 ms).
+/// What it tracks instead of memory: the bytes of
 /// live tensors (exact requested bytes, no pool size classes), their peak since <see cref="ResetPeak"/> — the "peak
 /// activation bytes" figure, once the weights' bytes are subtracted — and the number of allocations.
 /// Upload and Download throw: there is nothing to copy. Thread-safe.

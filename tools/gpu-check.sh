@@ -36,12 +36,12 @@ step() {  # step NAME SECONDS COMMAND...: stdout → NAME.json (or .txt), stderr
 }
 
 { nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit,clocks.max.sm --format=csv 2>&1 || true; } > "$out/nvidia-smi.txt"
-# Step limits add up to 540 s: one device-tool call (≤ 600 s) runs them all.
-step devices        60 "$bin" devices --json
-step verify-cuda   120 "$bin" verify --accelerator cuda --json
-step bench-cuda    150 "$bin" bench kernels --accelerator cuda --baseline cublas --min-time 0.2 --json
-step bench-gemm-tc  60 "$bin" bench kernels --accelerator cuda --baseline cublas --filter "gemm*8192*" --min-time 0.5 --json
+# Step limits add up to 420 s: one device-tool call (≤ 600 s, machine start included) runs them all.
+step devices        45 "$bin" devices --json
+step verify-cuda    90 "$bin" verify --accelerator cuda --json
+step bench-cuda    120 "$bin" bench kernels --accelerator cuda --baseline cublas --min-time 0.2 --json
+step bench-gemm-tc  45 "$bin" bench kernels --accelerator cuda --baseline cublas --filter "gemm*8192*" --min-time 0.5 --json
 step bench-unet     60 "$bin" bench unet --model sd15 --accelerator cuda --batch 2 --vae --repeats 3 --json
-step compare        90 "$bin" compare --min-time 0.1 --json
+step compare        60 "$bin" compare --min-time 0.1 --json
 echo "gpu-check: results in $out (summary.txt)"
 exit $status

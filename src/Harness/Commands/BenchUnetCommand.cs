@@ -125,16 +125,20 @@ internal static class BenchUnet
         return 0;
     }
 
-    /// <summary>One warm-up evaluation with the ledger on (for the splits), then the median of timed ones.</summary>
+    /// <summary>One warm-up evaluation (kernels compiled, pool filled; not recorded), one with the ledger on (the splits),
+    /// then the median of timed ones with the ledger off.</summary>
     private static Part Time(IAccelerator acc, string component, string shape, int repeats, BenchDevice dev, TextWriter stderr, bool json, Action forward)
     {
-        acc.Ledger.Clear();
-        acc.Ledger.Enabled = true;
+        acc.Ledger.Enabled = false;
         var sw = Stopwatch.StartNew();
         if (!json) stderr.Write($"  {acc.Id}: {component} warm-up…");
         forward();
         acc.Synchronize();
         if (!json) stderr.WriteLine($" {sw.Elapsed.TotalSeconds:F2} s");
+        acc.Ledger.Clear();
+        acc.Ledger.Enabled = true;
+        forward();
+        acc.Synchronize();
         var entries = acc.Ledger.Entries;
         var cost = acc.Ledger.TotalCost();
         double ledgerSeconds = entries.Sum(e => e.Elapsed.TotalSeconds);
@@ -178,7 +182,7 @@ internal static class BenchUnet
                 $"{(part.PercentOfPeak is { } pp ? $" = {pp:F1}% of measured peak" : "")}, peak memory {part.PeakMemoryBytes / 1e6:N0} MB (weights + activations, pool)");
             foreach (var (title, rows) in new[] { ("op", part.ByOp), ("block", part.ByBlock) })
             {
-                var t = new Table().Border(TableBorder.Rounded).Title($"{part.Component} by {title} (the warm-up evaluation's ledger)");
+                var t = new Table().Border(TableBorder.Rounded).Title($"{part.Component} by {title} (one evaluation after the warm-up, from its ledger)");
                 foreach (var c in new[] { title, "launches", "GFLOP", "seconds", "share of time" })
                     t.AddColumn(new TableColumn(c) { Alignment = c == title ? Justify.Left : Justify.Right });
                 foreach (var s in rows.Take(16))

@@ -161,6 +161,15 @@ public static class Tolerances
             $"{PrecisionOf(variant)}: Box–Muller, log ≤ 2 ulp rel., sin/cos ≤ 2 ulp abs. (NoiseTests), ×2");
     }
 
+    /// <summary>
+    /// Smooth value noise interpolates lattice values with a smoothstep (a·b + c chains). On the host (cpu, ilgpu-cpu)
+    /// each product and sum is rounded as the reference rounds it, so the result is bitwise; CUDA's compiler contracts
+    /// a·b + c into one FMA (one rounding fewer), measured on an H200 at ≤ 5.96e-8 absolute on values in [0, 1]
+    /// (≈ 1 ulp relative). So: 2 ulp relative (2⁻²²), the same on every accelerator — a wrong lattice value or weight
+    /// moves results by ≥ 1e-3.
+    /// </summary>
+    public static Tolerance SmoothNoise() => new(0, Math.Pow(2, -22), "pixels.smooth_noise: bitwise on the host; CUDA may contract a·b + c into an FMA (≤ 1 ulp, measured on an H200)");
+
     /// <summary>Copies, concatenation, upsampling, uniform noise, pixel maps, quantisation: the definition is exact
     /// (moves, integer RNG + a power-of-two scale, or the float reference's own rounding), so bitwise.</summary>
     public static Tolerance Exact(string op) => Tolerance.Exact($"{op}: exact by definition (bitwise)");

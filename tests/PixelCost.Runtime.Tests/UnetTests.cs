@@ -445,4 +445,35 @@ public class UnetTests(ITestOutputHelper output)
         using var ctx40 = cpu.Zeros(1, 7, 40);
         Assert.Contains("text_embeds and time_ids", Assert.Throws<ArgumentException>(() => xl.Forward(x, t, ctx40)).Message);
     }
+
+    [Fact]
+    public void Load_LdmSingleFile_GivesTheDiffusersWeights()
+    {
+        // The golden single-file copy of the same weights (model.diffusion_model.input_blocks…): every tensor, by value.
+        using var cpu = new CpuAccelerator(threads: 1);
+        using var a = UnetModel.Load(cpu, Dir("sd1"));
+        using var b = UnetModel.Load(cpu, Path.Combine(Dir("sd1"), "ldm_checkpoint.safetensors"));
+        Assert.Equal(a.Weights.Count, b.Weights.Count);
+        foreach (var (name, w) in a.Weights) Assert.Equal(w.ToArray(), b.Weights[name].ToArray());
+    }
+
+    [Theory]
+    [InlineData("unet_sd1_tiny")]
+    [InlineData("unet_sd2_tiny")]
+    [InlineData("unet_sdxl_tiny")]
+    public void Load_LdmNames_MapEveryTensorOfTheGoldenHeaders(string model)
+    {
+        // Names and shapes only (Golden/models keeps the headers; the data section is zeros): every LDM tensor maps to
+        // one diffusers parameter with its shape, none left over — SDXL's label_emb and depth-2 blocks included.
+        string dir = GoldenModels.Materialize(model, Directory.CreateTempSubdirectory("unet-ldm-").FullName);
+        try
+        {
+            using var cpu = new CpuAccelerator(threads: 1);
+            using var unet = UnetModel.Load(cpu, Path.Combine(dir, "ldm_checkpoint.safetensors"));
+            using var ck = SafetensorsFile.Open(Path.Combine(dir, "ldm_checkpoint.safetensors"));
+            Assert.Equal(ck.Tensors.Count(t => t.Name.StartsWith(UnetModel.LdmPrefix, StringComparison.Ordinal)), unet.Weights.Count);
+            Assert.Equal(UnetModel.ParameterShapes(unet.Config).Count, unet.Weights.Count);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -123,8 +123,10 @@ public sealed class UnetModel : IDisposable
 
     /// <summary>
     /// Loads a diffusers UNet: a component folder (config.json + diffusion_pytorch_model[.fp16].safetensors, possibly
-    /// sharded), a pipeline folder (its unet/), or a .safetensors file with config.json beside it. F16/BF16 weights are
-    /// widened to F32. Every tensor's shape is checked against the config; errors name the file and the tensor.
+    /// sharded), a pipeline folder (its unet/), or a .safetensors file with config.json beside it — diffusers names, or
+    /// a single-file (LDM) checkpoint's model.diffusion_model.* (see <see cref="LdmName"/>; pass the config when none is
+    /// beside it). F16/BF16 weights are widened to F32. Every tensor's shape is checked against the config; errors
+    /// name the file and the tensor.
     /// </summary>
     public static UnetModel Load(IAccelerator acc, string path, UnetConfig? config = null)
     {
@@ -144,12 +146,14 @@ public sealed class UnetModel : IDisposable
             : throw new InvalidDataException($"{part.WeightsPath}: no config.json beside the weights; give a UnetConfig (or a preset) explicitly"));
         var ck = part.Checkpoint;
         string file = part.WeightsPath;
-        if (ck.TensorNames.Any(t => t.StartsWith("model.diffusion_model.", StringComparison.Ordinal)))
-            throw new InvalidDataException($"{file}: single-file (LDM) naming (model.diffusion_model.*) is not read by UnetModel.Load; use the diffusers unet/ folder");
+        // Single-file (LDM) checkpoints: the UNet's tensors under model.diffusion_model. (other components beside it
+        // are not ours to read), named by input_blocks/middle_block/output_blocks; each maps to one diffusers name.
+        bool ldm = ck.TensorNames.Any(t => t.StartsWith(LdmPrefix, StringComparison.Ordinal));
+        Func<string, string> stored = ldm ? d => LdmPrefix + LdmName(cfg, d) : d => d;
 
         var expected = ParameterShapes(cfg);
-        var known = new HashSet<string>(expected.Select(e => e.Name), StringComparer.Ordinal);
-        var extra = ck.TensorNames.Where(t => !known.Contains(t)).ToList();
+        var known = new HashSet<string>(expected.Select(e => stored(e.Name)), StringComparer.Ordinal);
+        var extra = ck.TensorNames.Where(t => (!ldm || t.StartsWith(LdmPrefix, StringComparison.Ordinal)) && !known.Contains(t)).ToList();
         if (extra.Count > 0)
             throw new InvalidDataException(
                 $"{file}: {extra.Count} tensor(s) the config ({cfg.Source}) does not describe, e.g. '{string.Join("', '", extra.Take(3))}' — weights and config.json do not belong together");
@@ -158,13 +162,16 @@ public sealed class UnetModel : IDisposable
         {
             foreach (var (name, shape) in expected)
             {
-                if (!ck.Contains(name))
-                    throw new InvalidDataException($"{file}: tensor '{name}' is missing (the config {cfg.Source} needs it, shape {Tensor.FormatShape(shape)})");
-                var info = ck.Info(name);
+                string sn = stored(name);
+                string what = ldm ? $"'{sn}' (diffusers '{name}')" : $"'{name}'";
+                if (!ck.Contains(sn))
+                    throw new InvalidDataException($"{file}: tensor {what} is missing (the config {cfg.Source} needs it, shape {Tensor.FormatShape(shape)})");
+                var info = ck.Info(sn);
+                // LDM checkpoints store SD1's proj_in/out as [C,C,1,1] convs and SD2/XL's as [C,C] linears, like diffusers.
                 if (!info.Shape.AsSpan().SequenceEqual(shape))
                     throw new InvalidDataException(
-                        $"{file}: tensor '{name}' has shape {info.ShapeString} but the config ({cfg.Source}) expects {Tensor.FormatShape(shape)}");
-                weights[name] = acc.FromArray(ck.ReadFloats(name), shape);
+                        $"{file}: tensor {what} has shape {info.ShapeString} but the config ({cfg.Source}) expects {Tensor.FormatShape(shape)}");
+                weights[name] = acc.FromArray(ck.ReadFloats(sn), shape);
             }
         }
         catch
@@ -173,6 +180,53 @@ public sealed class UnetModel : IDisposable
             throw;
         }
         return new UnetModel(acc, cfg, weights);
+    }
+
+    /// <summary>Where a single-file (LDM / original Stable Diffusion) checkpoint keeps the UNet.</summary>
+    public const string LdmPrefix = "model.diffusion_model.";
+
+    /// <summary>
+    /// The LDM name (without <see cref="LdmPrefix"/>) of a diffusers UNet parameter: conv_in = input_blocks.0.0, then
+    /// input_blocks.k for k = 1 + level·(layers+1) + j (.0 the resnet, .1 the attention; j = layers: .0.op the
+    /// downsampler), middle_block.0/1/2, output_blocks.k for k = up_level·(layers+1) + j (.0 resnet, .1 attention, the
+    /// upsampler after them: .1.conv or .2.conv), out.0/out.2, time_embed.0/2, SDXL's label_emb.0.0/2. Inside a resnet
+    /// in_layers.0/2 = norm1/conv1, emb_layers.1 = time_emb_proj, out_layers.0/3 = norm2/conv2, skip_connection =
+    /// conv_shortcut; attentions keep diffusers' names.
+    /// </summary>
+    public static string LdmName(UnetConfig c, string name)
+    {
+        static string Resnet(string rest) => rest
+            .Replace("norm1.", "in_layers.0.").Replace("conv1.", "in_layers.2.").Replace("time_emb_proj.", "emb_layers.1.")
+            .Replace("norm2.", "out_layers.0.").Replace("conv2.", "out_layers.3.").Replace("conv_shortcut.", "skip_connection.");
+        string[] p = name.Split('.');
+        string Tail(int from) => string.Join('.', p[from..]);
+        int per = c.LayersPerBlock + 1;
+        switch (p[0])
+        {
+            case "conv_in": return "input_blocks.0.0." + Tail(1);
+            case "time_embedding": return (p[1] == "linear_1" ? "time_embed.0." : "time_embed.2.") + Tail(2);
+            case "add_embedding": return (p[1] == "linear_1" ? "label_emb.0.0." : "label_emb.0.2.") + Tail(2);
+            case "conv_norm_out": return "out.0." + Tail(1);
+            case "conv_out": return "out.2." + Tail(1);
+            case "down_blocks":
+            {
+                int i = int.Parse(p[1]);
+                if (p[2] == "downsamplers") return $"input_blocks.{1 + i * per + c.LayersPerBlock}.0.op.{Tail(5)}";
+                int k = 1 + i * per + int.Parse(p[3]);
+                return p[2] == "resnets" ? $"input_blocks.{k}.0.{Resnet(Tail(4))}" : $"input_blocks.{k}.1.{Tail(4)}";
+            }
+            case "mid_block":
+                return p[1] == "attentions" ? $"middle_block.1.{Tail(3)}" : $"middle_block.{(p[2] == "0" ? 0 : 2)}.{Resnet(Tail(3))}";
+            case "up_blocks":
+            {
+                int i = int.Parse(p[1]);
+                bool attn = c.UpBlockTypes[i] == UnetConfig.CrossAttnUp;
+                if (p[2] == "upsamplers") return $"output_blocks.{i * per + c.LayersPerBlock}.{(attn ? 2 : 1)}.conv.{Tail(5)}";
+                int k = i * per + int.Parse(p[3]);
+                return p[2] == "resnets" ? $"output_blocks.{k}.0.{Resnet(Tail(4))}" : $"output_blocks.{k}.1.{Tail(4)}";
+            }
+            default: throw new ArgumentException($"'{name}' is not a UNet2DConditionModel parameter name");
+        }
     }
 
     /// <summary>

@@ -125,9 +125,14 @@ public class UnetTests(ITestOutputHelper output)
         CheckAgainstGolden(model, run);
     }
 
-    [Fact]
+    /// <summary>Opt-in (PIXELCOST_SLOW_TESTS=1): minutes on ILGPU's simulated device, too slow for CI's budget; every
+    /// ILGPU kernel the forward uses is checked in CI by `verify --accelerator ilgpu-cpu`, and the same model code by
+    /// the cpu tests.</summary>
+    [SkippableFact]
     public void Forward_OnIlgpuCpu_MatchesDiffusers()
     {
+        Skip.IfNot(Environment.GetEnvironmentVariable("PIXELCOST_SLOW_TESTS") == "1",
+            "a whole UNet on ILGPU's simulated device takes ~9 minutes on 2 cores; set PIXELCOST_SLOW_TESTS=1 to run it");
         // ILGPU's CPU accelerator runs the GPU kernels (their default variants there are the SIMT fp32 ones, no tensor
         // cores), simulated thread by thread: slow (≈13 min for the golden batch of 2 on a busy 2-core machine, 8.7 min
         // for one sample, of which attention's 12 launches took 427 s), so one forward of the SD1-style model on the

@@ -24,6 +24,31 @@ public static class Cli
         _ => throw new CliException($"--simd must be auto, 256 or 512 (got '{value}')"),
     };
 
+    /// <summary>
+    /// Runs <paramref name="commands"/> under a root as <c>pixelcost &lt;args&gt;</c> in process with the given writers —
+    /// how tests drive a command: parse errors are one line each (exit 2); the command's own errors are its lines.
+    /// </summary>
+    public static int RunInProcess(string[] args, TextWriter stdout, TextWriter stderr, params System.CommandLine.Command[] commands)
+    {
+        var root = new System.CommandLine.RootCommand("pixelcost");
+        foreach (var c in commands) root.Subcommands.Add(c);
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) stderr.WriteLine($"pixelcost: error: {e.Message}");
+            return 2;
+        }
+        try
+        {
+            return parsed.Invoke(new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            stderr.WriteLine($"pixelcost: error: {e.Message}");
+            return 1;
+        }
+    }
+
     /// <summary>Writes an error line and returns the exit code to use.</summary>
     public static int Fail(string message, int code = 1)
     {

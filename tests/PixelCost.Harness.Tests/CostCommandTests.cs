@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Text.Json;
 using PixelCost.Harness.Commands;
 using Xunit;
@@ -9,13 +8,9 @@ public class CostCommandTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var root = new RootCommand("pixelcost");
-        root.Subcommands.Add(CostCommand.Create());
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0) return (2, "", string.Join("\n", parsed.Errors.Select(e => $"pixelcost: error: {e.Message}")));
-        int code = parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        int code = Cli.RunInProcess(args, stdout, stderr, CostCommand.Create());
         return (code, stdout.ToString(), stderr.ToString());
     }
 

@@ -53,23 +53,8 @@ public static class DevicesCommand
     }
 
     /// <summary>Runs `devices` in-process with the given writers (used by tests; Program.Main goes through Create()).</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
-    {
-        var parsed = Create(stdout, stderr).Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors) stderr.WriteLine($"pixelcost: error: {e.Message}");
-            return 2;
-        }
-        try
-        {
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
-        }
-        catch (Exception e) when (Cli.IsUserError(e))
-        {
-            return Fail(stderr, e.Message);
-        }
-    }
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
+        Cli.RunInProcess(["devices", .. args], stdout, stderr, Create(stdout, stderr));
 
     private static int Fail(TextWriter stderr, string message)
     {

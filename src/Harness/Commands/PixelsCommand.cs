@@ -23,18 +23,7 @@ public static class PixelsCommand
     public static Command Create() => Build(Console.Out, Console.Error);
 
     /// <summary>In-process entry for tests: the same parsing and error lines as <c>pixelcost pixels …</c>.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
-    {
-        var root = new RootCommand { Build(stdout, stderr) };
-        var parsed = root.Parse(["pixels", .. args]);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors) stderr.WriteLine($"pixelcost: error: {e.Message}");
-            return 2;
-        }
-        // Unexpected exceptions propagate to the caller (a test) instead of being printed by System.CommandLine.
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-    }
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Cli.RunInProcess(["pixels", .. args], stdout, stderr, Build(stdout, stderr));
 
     private static Command Build(TextWriter stdout, TextWriter stderr)
     {

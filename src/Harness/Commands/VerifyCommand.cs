@@ -51,19 +51,8 @@ public static class VerifyCommand
     }
 
     /// <summary>Runs <c>pixelcost &lt;args&gt;</c> (e.g. <c>verify --json</c>) in process with the given writers.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
-    {
-        var root = new RootCommand("pixelcost");
-        root.Subcommands.Add(Create());
-        root.Subcommands.Add(CompareCommand.Create());
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors) stderr.WriteLine($"pixelcost: error: {e.Message}");
-            return 2;
-        }
-        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
-    }
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
+        Cli.RunInProcess(args, stdout, stderr, Create(), CompareCommand.Create());
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {

@@ -42,6 +42,13 @@ public struct FragC
 /// </summary>
 public static class Mma
 {
+    /// <summary>The ledger name of a tensor-core kernel class's variant: 0 (the default) and 1..n name
+    /// <paramref name="variants"/>; any other number is an ArgumentOutOfRangeException naming the op.</summary>
+    internal static string VariantName(string op, IReadOnlyList<string> variants, int variant) =>
+        variant >= 0 && variant <= variants.Count ? variants[Math.Max(variant, 1) - 1]
+        : throw new ArgumentOutOfRangeException(nameof(variant), variant,
+            $"{op}: unknown tensor-core variant {variant} (0 = default, 1..{variants.Count} = {string.Join(", ", variants)})");
+
     /// <summary>c += a·b for one 16×8×16 tile; every lane of the warp must call it (warp-synchronous).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void M16N8K16(ref FragC c, FragA a, FragB b)

@@ -55,16 +55,9 @@ internal sealed class AttentionFlashIlgpu
     public static bool IsSupported(Accelerator acc, int headDim) =>
         headDim <= MaxHeadDim && (acc is not CudaAccelerator cuda || cuda.Architecture is { } arch && arch.Major >= 8);
 
-    public static string VariantName(int variant, Accelerator acc)
-    {
-        _ = acc;
-        return Name(variant);
-    }
+    public static string VariantName(int variant, Accelerator acc) => Name(variant);
 
-    private static string Name(int variant) =>
-        variant >= 0 && variant <= Variants.Count ? Variants[Math.Max(variant, 1) - 1]
-        : throw new ArgumentOutOfRangeException(nameof(variant), variant,
-            $"{AttentionSpec.Op}: unknown flash variant {variant} (0 = default, 1 = {Variants[0]})");
+    private static string Name(int variant) => Mma.VariantName(AttentionSpec.Op, Variants, variant);
 
     /// <summary>
     /// vs the fp64 reference with |q|, |k| ≤ qk and |v| ≤ vmax: q, k rounded to fp16 (relative u = 2⁻¹⁰, covering a

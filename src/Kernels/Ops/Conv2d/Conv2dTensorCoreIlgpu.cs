@@ -42,16 +42,9 @@ internal sealed class Conv2dTensorCoreIlgpu
 
     public static bool IsSupported(Accelerator acc) => G.IsSupported(acc);
 
-    public static string VariantName(int variant, Accelerator acc)
-    {
-        _ = acc;
-        return Name(variant);
-    }
+    public static string VariantName(int variant, Accelerator acc) => Name(variant);
 
-    private static string Name(int variant) =>
-        variant >= 0 && variant <= Variants.Count ? Variants[Math.Max(variant, 1) - 1]
-        : throw new ArgumentOutOfRangeException(nameof(variant), variant,
-            $"{Conv2dSpec.Op}: unknown tensor-core variant {variant} (0 = default, 1 = {Variants[0]})");
+    private static string Name(int variant) => Mma.VariantName(Conv2dSpec.Op, Variants, variant);
 
     /// <summary>As <see cref="GemmTensorCoreIlgpu.Tolerance"/> with K = Cin·kh·kw (x and w rounded to fp16); the bias is
     /// added in fp32.</summary>

@@ -74,16 +74,9 @@ internal sealed class GemmTensorCoreIlgpu
     public static bool IsSupported(Accelerator acc) =>
         acc is not CudaAccelerator cuda || cuda.Architecture is { } arch && arch.Major >= 8;
 
-    public static string VariantName(int variant, Accelerator acc)
-    {
-        _ = acc;
-        return Name(variant);
-    }
+    public static string VariantName(int variant, Accelerator acc) => Name(variant);
 
-    private static string Name(int variant) =>
-        variant >= 0 && variant <= Variants.Count ? Variants[Math.Max(variant, 1) - 1]
-        : throw new ArgumentOutOfRangeException(nameof(variant), variant,
-            $"{GemmSpec.Op}: unknown tensor-core variant {variant} (0 = default, 1..{Variants.Count} = {string.Join(", ", Variants)})");
+    private static string Name(int variant) => Mma.VariantName(GemmSpec.Op, Variants, variant);
 
     /// <summary>
     /// Per-product rounding vs the fp64 reference: A and B are rounded to fp16 (relative ≤ u = 2⁻¹⁰, which also covers

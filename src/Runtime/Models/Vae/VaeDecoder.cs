@@ -12,32 +12,9 @@ namespace PixelCost.Runtime.Models;
 /// every activation is disposed as soon as it is dead. The latent is decoded as given: dividing it by the scaling
 /// factor is the caller's job (as in diffusers' pipelines).
 /// </summary>
-public sealed class VaeDecoder : IDisposable
+public sealed class VaeDecoder : VaeComponent
 {
-    private readonly VaeGraph _g;
-    private bool _disposed;
-
-    private VaeDecoder(VaeGraph g, bool random)
-    {
-        _g = g;
-        IsRandom = random;
-    }
-
-    public IAccelerator Accelerator => _g.Acc;
-
-    public VaeConfig Config => _g.Config;
-
-    /// <summary>True when the weights are deterministic random ones (<see cref="Random"/>), not a checkpoint's.</summary>
-    public bool IsRandom { get; }
-
-    /// <summary>Parameters held (post_quant_conv + decoder).</summary>
-    public long ParameterCount => _g.ParameterCount;
-
-    /// <summary>Bytes of the weights on the accelerator.</summary>
-    public long WeightBytes => _g.WeightBytes;
-
-    /// <summary>A weight by its diffusers name (e.g. "decoder.conv_in.weight").</summary>
-    public Tensor Weight(string name) => _g.Weight(name);
+    private VaeDecoder(VaeGraph g, bool random) : base(g, random) { }
 
     /// <summary>
     /// Loads post_quant_conv and the decoder from diffusers-named weights (or LDM-named: a single-file checkpoint's
@@ -82,39 +59,33 @@ public sealed class VaeDecoder : IDisposable
     /// </summary>
     public Tensor Decode(Tensor latent)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Disposed, this);
         ArgumentNullException.ThrowIfNull(latent);
         if (latent.Rank != 4 || latent.Dim(1) != Config.LatentChannels || latent.DType != DType.F32 || latent.Length == 0)
             throw new ArgumentException($"VAE decode: latent {latent.ShapeString} ({latent.DType}) must be F32 [B,{Config.LatentChannels},h,w]", nameof(latent));
         var ledger = Accelerator.Ledger;
         Tensor x;
         using (ledger.Scope("post_quant_conv"))
-            x = _g.Conv(latent, "post_quant_conv", padding: 0);
+            x = G.Conv(latent, "post_quant_conv", padding: 0);
         using (ledger.Scope("decoder"))
         {
-            using (ledger.Scope("conv_in")) x = _g.ConvAndFree(x, "decoder.conv_in", padding: 1);
-            using (ledger.Scope("mid_block")) x = _g.MidBlock(x, "decoder.mid_block");
+            using (ledger.Scope("conv_in")) x = G.ConvAndFree(x, "decoder.conv_in", padding: 1);
+            using (ledger.Scope("mid_block")) x = G.MidBlock(x, "decoder.mid_block");
             foreach (var b in Config.UpBlocks())
             {
                 using var _ = ledger.Scope($"up_blocks.{b.Index}");
                 for (int j = 0; j < b.Resnets; j++)
-                    using (ledger.Scope($"resnets.{j}")) x = _g.Resnet(x, $"decoder.up_blocks.{b.Index}.resnets.{j}");
+                    using (ledger.Scope($"resnets.{j}")) x = G.Resnet(x, $"decoder.up_blocks.{b.Index}.resnets.{j}");
                 if (b.Upsample)
-                    using (ledger.Scope("upsamplers.0")) x = _g.Upsample(x, $"decoder.up_blocks.{b.Index}.upsamplers.0");
+                    using (ledger.Scope("upsamplers.0")) x = G.Upsample(x, $"decoder.up_blocks.{b.Index}.upsamplers.0");
             }
             // conv_norm_out and conv_act (SiLU) as one fused launch, in place: x is ours and dead after.
-            using (ledger.Scope("conv_norm_out")) x = _g.NormSiluInPlace(x, "decoder.conv_norm_out");
-            using (ledger.Scope("conv_out")) x = _g.ConvAndFree(x, "decoder.conv_out", padding: 1);
+            using (ledger.Scope("conv_norm_out")) x = G.NormSiluInPlace(x, "decoder.conv_norm_out");
+            using (ledger.Scope("conv_out")) x = G.ConvAndFree(x, "decoder.conv_out", padding: 1);
         }
         return x;
     }
 
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _g.Dispose();
-    }
 }
 
 /// <summary>Finds a VAE's weights and config from a path (component folder, pipeline folder, or file).</summary>

@@ -10,29 +10,9 @@ namespace PixelCost.Runtime.Models;
 /// <c>quant_conv</c> (1×1). The result is the latent distribution's parameters (mean, log-variance), composed only from
 /// <see cref="Ops"/> calls; ledger scopes carry the diffusers names ("encoder/down_blocks.0/resnets.1", "quant_conv").
 /// </summary>
-public sealed class VaeEncoder : IDisposable
+public sealed class VaeEncoder : VaeComponent
 {
-    private readonly VaeGraph _g;
-    private bool _disposed;
-
-    private VaeEncoder(VaeGraph g, bool random)
-    {
-        _g = g;
-        IsRandom = random;
-    }
-
-    public IAccelerator Accelerator => _g.Acc;
-
-    public VaeConfig Config => _g.Config;
-
-    public bool IsRandom { get; }
-
-    /// <summary>Parameters held (encoder + quant_conv).</summary>
-    public long ParameterCount => _g.ParameterCount;
-
-    public long WeightBytes => _g.WeightBytes;
-
-    public Tensor Weight(string name) => _g.Weight(name);
+    private VaeEncoder(VaeGraph g, bool random) : base(g, random) { }
 
     /// <summary>Loads the encoder and quant_conv (diffusers names) from a component folder, a pipeline folder or a
     /// file, with the same checks and errors as <see cref="VaeDecoder.Load(IAccelerator,string,VaeConfig?)"/>.</summary>
@@ -67,7 +47,7 @@ public sealed class VaeEncoder : IDisposable
     /// </summary>
     public Tensor Encode(Tensor image)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Disposed, this);
         ArgumentNullException.ThrowIfNull(image);
         int f = Config.UpscaleFactor;
         if (image.Rank != 4 || image.Dim(1) != Config.InChannels || image.DType != DType.F32 || image.Length == 0)
@@ -78,27 +58,21 @@ public sealed class VaeEncoder : IDisposable
         Tensor x;
         using (ledger.Scope("encoder"))
         {
-            using (ledger.Scope("conv_in")) x = _g.Conv(image, "encoder.conv_in", padding: 1);
+            using (ledger.Scope("conv_in")) x = G.Conv(image, "encoder.conv_in", padding: 1);
             foreach (var b in Config.DownBlocks())
             {
                 using var _ = ledger.Scope($"down_blocks.{b.Index}");
                 for (int j = 0; j < b.Resnets; j++)
-                    using (ledger.Scope($"resnets.{j}")) x = _g.Resnet(x, $"encoder.down_blocks.{b.Index}.resnets.{j}");
+                    using (ledger.Scope($"resnets.{j}")) x = G.Resnet(x, $"encoder.down_blocks.{b.Index}.resnets.{j}");
                 if (b.Downsample)
-                    using (ledger.Scope("downsamplers.0")) x = _g.Downsample(x, $"encoder.down_blocks.{b.Index}.downsamplers.0");
+                    using (ledger.Scope("downsamplers.0")) x = G.Downsample(x, $"encoder.down_blocks.{b.Index}.downsamplers.0");
             }
-            using (ledger.Scope("mid_block")) x = _g.MidBlock(x, "encoder.mid_block");
-            using (ledger.Scope("conv_norm_out")) x = _g.NormSiluInPlace(x, "encoder.conv_norm_out");
-            using (ledger.Scope("conv_out")) x = _g.ConvAndFree(x, "encoder.conv_out", padding: 1);
+            using (ledger.Scope("mid_block")) x = G.MidBlock(x, "encoder.mid_block");
+            using (ledger.Scope("conv_norm_out")) x = G.NormSiluInPlace(x, "encoder.conv_norm_out");
+            using (ledger.Scope("conv_out")) x = G.ConvAndFree(x, "encoder.conv_out", padding: 1);
         }
-        using (ledger.Scope("quant_conv")) x = _g.ConvAndFree(x, "quant_conv", padding: 0);
+        using (ledger.Scope("quant_conv")) x = G.ConvAndFree(x, "quant_conv", padding: 0);
         return x;
     }
 
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _g.Dispose();
-    }
 }

@@ -341,3 +341,41 @@ internal sealed class VaeGraph : IDisposable
         _weights.Clear();
     }
 }
+
+/// <summary>What the VAE's encoder and decoder share: their weights (a <see cref="VaeGraph"/> on one accelerator), the
+/// config, counts, and disposal.</summary>
+public abstract class VaeComponent : IDisposable
+{
+    private protected VaeComponent(VaeGraph g, bool random)
+    {
+        G = g;
+        IsRandom = random;
+    }
+
+    private protected VaeGraph G { get; }
+
+    private protected bool Disposed { get; private set; }
+
+    public IAccelerator Accelerator => G.Acc;
+
+    public VaeConfig Config => G.Config;
+
+    /// <summary>True when the weights are deterministic random ones (<c>Random</c>), not a checkpoint's.</summary>
+    public bool IsRandom { get; }
+
+    /// <summary>Parameters held (the component and its 1×1 quant/post-quant conv).</summary>
+    public long ParameterCount => G.ParameterCount;
+
+    /// <summary>Bytes of the weights on the accelerator.</summary>
+    public long WeightBytes => G.WeightBytes;
+
+    /// <summary>A weight by its diffusers name (e.g. "decoder.conv_in.weight").</summary>
+    public Tensor Weight(string name) => G.Weight(name);
+
+    public void Dispose()
+    {
+        if (Disposed) return;
+        Disposed = true;
+        G.Dispose();
+    }
+}

@@ -636,7 +636,7 @@ internal static class KernelBench
                 row.VsBaseline is { } vs ? $"{vs:F2}×" : "");
         }
         console.Write(table);
-        console.WriteLine("FLOPs are the ledger's (Spec) matmul + other FLOPs; transcendentals are not in them. \"% bw\" rates memory-bound rows (FLOPs/byte below peak/bandwidth) against the measured bandwidth; \"in cache\": the working set fits the last-level cache, so it is not rated against DRAM. J/launch: measured energy of the timed window ÷ launches (– where no meter: see `pixelcost devices`). \"vs vendor\" = vendor (OpenBLAS/cuBLAS) time ÷ ours (> 1: ours is faster).");
+        console.WriteLine("FLOPs are the ledger's (Spec) matmul + other FLOPs; transcendentals are not in them. \"% bw\" rates memory-bound rows (FLOPs/byte below peak/bandwidth) against the measured bandwidth; \"in cache\": the working set fits the last-level cache, so it is not rated against DRAM. J/launch: measured energy of the timed window ÷ launches (– where no meter: see `pixelcost devices`). \"vs vendor\" = vendor (OpenBLAS/cuBLAS) time ÷ ours (> 1: ours is faster). \"% peak\" is against the measured fp32 FMA peak for every row: tensor-core rows (variant names with \"tc\") are not bounded by it, so for them the vendor row beside them is the yardstick.");
     }
 
     internal static string MachineName()

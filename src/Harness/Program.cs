@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(CostCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -68,7 +68,9 @@ public class TensorModelTests
         Assert.Equal(1024, BufferPool.SizeClass(1000));
         Assert.Equal(1280, BufferPool.SizeClass(1025));              // four classes per power of two: ≤ 25% slack
         Assert.Equal(1L << 30, BufferPool.SizeClass((1L << 30) - 5));
-        for (long b = 1; b < 1 << 22; b = b * 3 + 1) Assert.InRange(BufferPool.SizeClass(b), b, Math.Max(256, b + b / 4 + 1));
+        Assert.Equal(5L << 20, BufferPool.SizeClass((4L << 20) + 1));        // above 4 MiB: whole MiB
+        Assert.Equal(100L << 20, BufferPool.SizeClass((99L << 20) + 7));
+        for (long b = 1; b < 1L << 34; b = b * 3 + 1) Assert.InRange(BufferPool.SizeClass(b), b, Math.Max(256, b + b / 4 + 1));
 
         using var cpu = new CpuAccelerator(1);
         nint first;

@@ -6,23 +6,9 @@ namespace PixelCost.Harness.Tests;
 
 public class BenchCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = BenchCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, BenchCommand.Create());
 
-    private static void AssertOneLineError((int Code, string Out, string Err) r, string mention)
-    {
-        Assert.NotEqual(0, r.Code);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("pixelcost: error:", lines[0]);
-        Assert.Contains(mention, lines[0]);
-        Assert.Equal("", r.Out);
-    }
+    private static void AssertOneLineError((int Code, string Out, string Err) r, params string[] mentions) => CliRun.AssertOneLineError(r, mentions);
 
     [Theory]
     [InlineData("0")]

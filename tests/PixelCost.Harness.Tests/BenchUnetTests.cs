@@ -8,13 +8,7 @@ public class BenchUnetTests
 {
     private static readonly string Tiny = Path.Combine(AppContext.BaseDirectory, "Golden", "unet_sd1_tiny");
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = BenchCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, BenchCommand.Create());
 
     [Fact]
     public void JsonOnTheTinyGoldenUnetCarriesTheContract()

@@ -6,13 +6,7 @@ namespace PixelCost.Harness.Tests;
 
 public class CostCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Cli.RunInProcess(args, stdout, stderr, CostCommand.Create());
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, CostCommand.Create());
 
     private static JsonElement Component(JsonElement root, string name) =>
         root.GetProperty("components").EnumerateArray().Single(c => c.GetProperty("component").GetString() == name);

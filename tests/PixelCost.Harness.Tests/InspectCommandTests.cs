@@ -18,23 +18,9 @@ public sealed class InspectCommandTests : IDisposable
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = InspectCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, InspectCommand.Create());
 
-    private static void AssertOneLineError((int Code, string Out, string Err) r, params string[] mentions)
-    {
-        Assert.NotEqual(0, r.Code);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("pixelcost: error:", lines[0]);
-        foreach (var m in mentions) Assert.Contains(m, lines[0]);
-        Assert.Equal("", r.Out);
-    }
+    private static void AssertOneLineError((int Code, string Out, string Err) r, params string[] mentions) => CliRun.AssertOneLineError(r, mentions);
 
     private string Sd1() => GoldenModels.Materialize("unet_sd1_tiny", Path.Combine(_dir, "unet_sd1_tiny"));
 

@@ -13,13 +13,7 @@ public sealed class RunCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = Cli.RunInProcess(args, stdout, stderr, RunCommand.Create());
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, RunCommand.Create());
 
     [Theory]
     [InlineData("unet", "unet_sd1_tiny", "out")]

@@ -11,23 +11,9 @@ namespace PixelCost.Harness.Tests;
 
 public class VerifyCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = VerifyCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args, VerifyCommand.Create(), CompareCommand.Create());
 
-    private static void AssertOneLineError((int Code, string Out, string Err) r, string mention)
-    {
-        Assert.NotEqual(0, r.Code);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("pixelcost: error:", lines[0]);
-        Assert.Contains(mention, lines[0]);
-        Assert.Equal("", r.Out);
-    }
+    private static void AssertOneLineError((int Code, string Out, string Err) r, params string[] mentions) => CliRun.AssertOneLineError(r, mentions);
 
     [Fact]
     public void CpuJsonPassesForEveryOpAndListsEveryOp()

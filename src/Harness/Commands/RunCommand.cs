@@ -71,13 +71,7 @@ public static class RunCommand
                 using (result)
                 {
                     var data = result.ToArray();
-                    string tmp = outPath + $".tmp-{Environment.ProcessId}";
-                    try
-                    {
-                        new SafetensorsWriter().Add(tensorName, data, result.Shape.ToArray()).Save(tmp);
-                        File.Move(tmp, outPath, overwrite: true);
-                    }
-                    finally { if (File.Exists(tmp)) File.Delete(tmp); }
+                    new SafetensorsWriter().Add(tensorName, data, result.Shape.ToArray()).Save(outPath);
                     stdout.WriteLine($"{name} on {acc.Name}: wrote {tensorName} {result.ShapeString} to {outPath}");
                 }
                 return 0;

@@ -238,15 +238,10 @@ public static class VerifyCommand
                     continue;
                 }
                 string file = FileName(method) + ".ptx";
-                string path = Path.Combine(full, file), tmp = path + $".tmp-{Environment.ProcessId}";
-                try
-                {
-                    File.WriteAllText(tmp, ptx);
-                    File.Move(tmp, path, overwrite: true);
-                }
+                string path = Path.Combine(full, file);
+                try { PixelCost.Runtime.IO.AtomicFile.WriteAllText(path, ptx); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
                     throw new CliException($"--ptx: cannot write {path}: {e.Message}");
                 }
                 written.Add(new PtxFile(name, path, ptx.Contains("mma.sync", StringComparison.Ordinal)));

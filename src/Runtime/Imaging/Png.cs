@@ -58,24 +58,8 @@ public static class Png
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Validate(pixels.Length, width, height, color, $"PNG {path}");
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException($"PNG {path}: not a file path", nameof(path));
-        // Hidden, unique name: two writers of the same file never share a temporary file.
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                EncodeTo(fs, pixels, width, height, color, options);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        byte[] encoded = Encode(pixels, width, height, color, options);
+        IO.AtomicFile.WriteAllBytes(path, encoded);
     }
 
     /// <summary>Encodes to bytes.</summary>

@@ -415,5 +415,6 @@ public sealed class SafetensorsWriter
         return file.ToArray();
     }
 
-    public void Save(string path) => File.WriteAllBytes(path, ToBytes());
+    /// <summary>Writes the file atomically (temporary file + rename, <see cref="IO.AtomicFile"/>).</summary>
+    public void Save(string path) => IO.AtomicFile.WriteAllBytes(path, ToBytes());
 }

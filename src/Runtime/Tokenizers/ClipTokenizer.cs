@@ -38,7 +38,7 @@ public sealed class ClipTokenizer
     // contractions, letter runs, single digits, runs of other non-space characters. re.IGNORECASE as in CLIP.
     private static readonly Regex PreTokenizerPattern = new(
         @"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+",
-        RegexOptions.IgnoreCase | RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
     private static readonly Lazy<ClipTokenizer> DefaultInstance = new(LoadEmbedded, LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -157,7 +157,8 @@ public sealed class ClipTokenizer
         return map;
     });
 
-    private static ClipTokenizer LoadEmbedded()
+    /// <summary>A fresh load of the built-in vocabulary (what <see cref="Default"/> does once).</summary>
+    internal static ClipTokenizer LoadEmbedded()
     {
         var asm = typeof(ClipTokenizer).Assembly;
         const string vocabName = "PixelCost.Runtime.Tokenizers.clip-vocab.json.gz", mergesName = "PixelCost.Runtime.Tokenizers.clip-merges.txt.gz";
@@ -257,7 +258,7 @@ public sealed class ClipTokenizer
 /// </summary>
 public sealed class ClipNormalizer : Normalizer
 {
-    private static readonly Regex Whitespace = new(@"\s+", RegexOptions.Compiled | RegexOptions.CultureInvariant);
+    private static readonly Regex Whitespace = new(@"\s+", RegexOptions.CultureInvariant);
 
     public static ClipNormalizer Instance { get; } = new();
 

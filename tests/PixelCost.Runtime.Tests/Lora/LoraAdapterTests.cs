@@ -1,5 +1,6 @@
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
+using PixelCost.Kernels.Meta;
 using PixelCost.Runtime.Models;
 using PixelCost.Runtime.Models.Lora;
 using PixelCost.Runtime.Safetensors;
@@ -204,6 +205,31 @@ public class LoraAdapterTests
         acc.Synchronize();
         return acc.Ledger.Entries.ToList();
     }
+
+    [Fact]
+    public void OnMeta_TheFuseIsCountedWithoutRunning()
+    {
+        string dir = TempDir();
+        try
+        {
+            using var meta = new MetaAccelerator();
+            using var unet = UnetModel.Random(meta, UnetConfig.Load(UnetDir), 1);
+            using var lora = LoraAdapter.Load(Write(dir, Naming.KohyaLdm, MakeFactors(unet), unet.Config));
+            meta.Ledger.Clear();
+            Assert.Equal(Modules.Length, lora.FuseInto(unet, 1f).Matched);
+            long expected = Modules.Select(m => unet.Weights[m + ".weight"]).Sum(w => 2L * w.Dim(0) * R * (w.Length / w.Dim(0)));
+            Assert.Equal(expected, meta.Ledger.TotalCost().MatmulFlops);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Theory]
+    [InlineData("style.safetensors", "style.safetensors", 1f)]
+    [InlineData("style.safetensors:0.8", "style.safetensors", 0.8f)]
+    [InlineData("/models/a:b/style.safetensors:-1.5", "/models/a:b/style.safetensors", -1.5f)]
+    [InlineData("/models/a:b/style.safetensors", "/models/a:b/style.safetensors", 1f)]
+    public void ParseSpec_SplitsFileAndScale(string spec, string path, float scale) =>
+        Assert.Equal((path, scale), LoraAdapter.ParseSpec(spec));
 
     [Fact]
     public void TextEncoderNamings_FuseIntoHfNames()

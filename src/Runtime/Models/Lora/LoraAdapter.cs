@@ -132,6 +132,23 @@ public sealed class LoraAdapter : IDisposable
         return new LoraAdapter(path, modules);
     }
 
+    /// <summary>
+    /// A command-line LoRA spec, <c>FILE[:scale]</c> (what <c>generate --lora</c> takes): the scale after the last ':'
+    /// when it parses as a number, else 1 with the whole text as the path.
+    /// </summary>
+    public static (string Path, float Scale) ParseSpec(string spec)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        int colon = spec.LastIndexOf(':');
+        if (colon > 0 && float.TryParse(spec.AsSpan(colon + 1), System.Globalization.NumberStyles.Float,
+                System.Globalization.CultureInfo.InvariantCulture, out float scale))
+        {
+            if (!float.IsFinite(scale)) throw new ArgumentException($"LoRA '{spec}': the scale must be a finite number");
+            return (spec[..colon], scale);
+        }
+        return (spec, 1f);
+    }
+
     private static string PartName(char part) => part switch { 'd' => "down", 'u' => "up", _ => "alpha" };
 
     /// <summary>

@@ -50,8 +50,7 @@ public static partial class Cli
         }
         if (parsed.Errors.Count > 0)
         {
-            foreach (var m in parsed.Errors.Select(e => ParseErrorMessage(e.Message)).Distinct())
-                stderr.WriteLine($"pixelcost: error: {m}");
+            stderr.WriteLine($"pixelcost: error: {ParseErrorLine(parsed.Errors.Select(e => e.Message))}");
             return ExitUsage;
         }
         try
@@ -84,6 +83,21 @@ public static partial class Cli
     public static string UserMessage(Exception e) =>
         ParameterSuffix().Replace(e.Message, "").ReplaceLineEndings(" ").Trim();
 
+    /// <summary>All of a command line's parse errors as one line: each in plain words, the value of an unknown option
+    /// not reported again as an unexpected argument, "(see --help)" once at the end.</summary>
+    public static string ParseErrorLine(IEnumerable<string> messages)
+    {
+        var list = messages.Select(ParseErrorMessage).Distinct().ToList();
+        if (list.Any(m => m.StartsWith("unknown option", StringComparison.Ordinal)))
+            list.RemoveAll(m => m.StartsWith("unexpected argument", StringComparison.Ordinal));
+        bool help = list.Any(m => m.EndsWith(HelpHint, StringComparison.Ordinal) || m.StartsWith("unknown option", StringComparison.Ordinal)
+            || m.StartsWith("unexpected argument", StringComparison.Ordinal));
+        string line = string.Join("; ", list.Select(m => m.Replace(HelpHint, "", StringComparison.Ordinal)));
+        return help ? line + HelpHint : line;
+    }
+
+    private const string HelpHint = " (see --help)";
+
     /// <summary>System.CommandLine's parse error in plain words ("--width must be a whole number, got 'x'").</summary>
     public static string ParseErrorMessage(string message)
     {
@@ -95,12 +109,12 @@ public static partial class Cli
         if (Unrecognized().Match(message) is { Success: true } u)
         {
             string token = u.Groups["v"].Value;
-            return token.StartsWith('-') ? $"unknown option '{token}' (see --help)" : $"unexpected argument '{token}' (see --help)";
+            return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
         }
         if (MissingValue().Match(message) is { Success: true } mv) return $"{mv.Groups["o"].Value} needs a value";
         if (Required().Match(message) is { Success: true } r) return $"{r.Groups["o"].Value} is required";
         if (MissingArgument().Match(message) is { Success: true } ma)
-            return $"{ma.Groups["o"].Value} needs its {(ma.Groups["a"].Success ? $"<{ma.Groups["a"].Value}> " : "")}argument (see --help)";
+            return $"{ma.Groups["o"].Value} needs its {(ma.Groups["a"].Success ? $"<{ma.Groups["a"].Value}> " : "")}argument" + HelpHint;
         // Anything else: no .NET type names.
         return DotNetType().Replace(message, t => Expected(t.Value, "")).TrimEnd('.');
     }

@@ -50,7 +50,8 @@ public static partial class Cli
         }
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"pixelcost: error: {ParseErrorLine(parsed.Errors.Select(e => e.Message))}");
+            var options = target.Options.Where(o => !o.Hidden).Select(o => o.Name).ToList();
+            stderr.WriteLine($"pixelcost: error: {ParseErrorLine(parsed.Errors.Select(e => e.Message))}{OptionSuggestion(parsed.UnmatchedTokens, options)}");
             return ExitUsage;
         }
         try
@@ -154,9 +155,7 @@ public static partial class Cli
         string path = CommandPath(group);
         stderr.WriteLine($"pixelcost: error: unknown command '{(path.Length > 0 ? path + " " : "")}{token}'");
         var names = group.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
-        var close = names.Select(n => (Name: n, D: Distance(token.ToLowerInvariant(), n)))
-            .Where(x => x.D <= Math.Max(1, x.Name.Length / 3) || x.Name.StartsWith(token, StringComparison.OrdinalIgnoreCase) && token.Length >= 2)
-            .OrderBy(x => x.D).Select(x => x.Name).ToList();
+        var close = Closest(token.ToLowerInvariant(), names);
         if (close.Count > 0) stderr.WriteLine($"did you mean {string.Join(" or ", close.Select(n => $"'{n}'"))}?");
         stderr.WriteLine("commands:");
         int width = names.Count == 0 ? 0 : names.Max(n => n.Length);
@@ -172,6 +171,23 @@ public static partial class Cli
         for (Command? x = c; x is not null and not RootCommand; x = x.Parents.OfType<Command>().FirstOrDefault()) parts.Insert(0, x.Name);
         return string.Join(' ', parts);
     }
+
+    /// <summary>" — did you mean '--width'?" for the first unknown option close to one the command has, else "".</summary>
+    private static string OptionSuggestion(IEnumerable<string> unmatched, IReadOnlyList<string> options)
+    {
+        foreach (var token in unmatched.Where(t => t.StartsWith("--", StringComparison.Ordinal)))
+        {
+            var close = Closest(token.ToLowerInvariant(), options);
+            if (close.Count > 0) return $" — did you mean {string.Join(" or ", close.Select(n => $"'{n}'"))}?";
+        }
+        return "";
+    }
+
+    /// <summary>The names within a small edit distance of <paramref name="token"/> (or starting with it), closest first.</summary>
+    private static List<string> Closest(string token, IEnumerable<string> names) =>
+        names.Select(n => (Name: n, D: Distance(token, n)))
+            .Where(x => x.D <= Math.Max(1, x.Name.Length / 3) || x.Name.StartsWith(token, StringComparison.OrdinalIgnoreCase) && token.Length >= 2)
+            .OrderBy(x => x.D).Select(x => x.Name).ToList();
 
     private static string FirstSentence(string? text)
     {

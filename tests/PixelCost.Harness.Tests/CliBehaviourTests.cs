@@ -41,7 +41,9 @@ public sealed class CliBehaviourTests : IDisposable
     [InlineData("bench kernels --variant v2", "--variant must be a whole number, got 'v2'")]                 // int?
     [InlineData("bench kernels --min-time soon", "--min-time must be a number, got 'soon'")]
     [InlineData("pixels --width", "--width needs a value")]
-    [InlineData("pixels --colour red", "unknown option '--colour'")]
+    [InlineData("pixels --colour red", "unknown option '--colour' (see --help)")]
+    [InlineData("pixels --widht 8", "unknown option '--widht' (see --help) — did you mean '--width'?")]
+    [InlineData("bench kernels --filtr gemm", "did you mean '--filter'?")]
     [InlineData("pixels --json 3", "unexpected argument '3'")]                                                   // bool
     [InlineData("run unet --inputs a --output b", "--model is required")]
     [InlineData("run unet --output b", "--model is required; --inputs is required")]                           // all in one line

@@ -96,6 +96,10 @@ public sealed class CliBehaviourTests : IDisposable
         var notFolder = Pixelcost("verify", "--ptx", file);
         AssertOneLineError(notFolder, "--ptx", file, "is a file, not a folder");
 
+        var noOutput = Pixelcost("run", "unet", "--model", _dir, "--inputs", missing, "--output", "");
+        AssertOneLineError(noOutput, "--output must name a file");
+        AssertPlainWords(noOutput.Err);
+
         var run = Pixelcost("run", "unet", "--model", _dir, "--inputs", missing, "--output", Path.Combine(_dir, "out.safetensors"));
         AssertOneLineError(run, missing);
         AssertPlainWords(run.Err);

@@ -35,7 +35,7 @@ public static partial class Cli
         var target = parsed.CommandResult.Command;
 
         // A command group (pixelcost, bench, run) without its subcommand: usage, or "unknown command".
-        if (target.Subcommands.Count > 0 && target.Action is null && parsed.Action is null or not HelpAction)
+        if (target.Subcommands.Count > 0 && target.Action is null && (parsed.Action is null || parsed.Errors.Count > 0))
         {
             string? unknown = parsed.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-'));
             if (unknown is not null) return UnknownCommand(target, unknown, stderr);
@@ -91,6 +91,7 @@ public static partial class Cli
         var list = messages.Select(ParseErrorMessage).Distinct().ToList();
         if (list.Any(m => m.StartsWith("unknown option", StringComparison.Ordinal)))
             list.RemoveAll(m => m.StartsWith("unexpected argument", StringComparison.Ordinal));
+        if (list.Count > 1) list.Remove(CommandRequired);
         bool help = list.Any(m => m.EndsWith(HelpHint, StringComparison.Ordinal) || m.StartsWith("unknown option", StringComparison.Ordinal)
             || m.StartsWith("unexpected argument", StringComparison.Ordinal));
         string line = string.Join("; ", list.Select(m => m.Replace(HelpHint, "", StringComparison.Ordinal)));
@@ -98,6 +99,7 @@ public static partial class Cli
     }
 
     private const string HelpHint = " (see --help)";
+    private const string CommandRequired = "a command is required" + HelpHint;
 
     /// <summary>System.CommandLine's parse error in plain words ("--width must be a whole number, got 'x'").</summary>
     public static string ParseErrorMessage(string message)
@@ -112,6 +114,7 @@ public static partial class Cli
             string token = u.Groups["v"].Value;
             return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
         }
+        if (message.StartsWith("Required command was not provided", StringComparison.Ordinal)) return CommandRequired;
         if (MissingValue().Match(message) is { Success: true } mv) return $"{mv.Groups["o"].Value} needs a value";
         if (Required().Match(message) is { Success: true } r) return $"{r.Groups["o"].Value} is required";
         if (MissingArgument().Match(message) is { Success: true } ma)

@@ -132,6 +132,27 @@ public sealed class CliBehaviourTests : IDisposable
     }
 
     [Fact]
+    public void VersionAndHelpStillWork()
+    {
+        var version = Pixelcost("--version");
+        Assert.Equal(0, version.Code);
+        Assert.DoesNotContain("Usage:", version.Out);
+        Assert.Matches(@"^\d+\.\d+", version.Out.Trim());
+        var help = Pixelcost("pixels", "--help");
+        Assert.Equal(0, help.Code);
+        Assert.Contains("--width", help.Out);
+    }
+
+    [Fact]
+    public void UnknownOptionWithoutACommandIsOneLine()
+    {
+        var r = Pixelcost("--bogus");
+        Assert.Equal(2, r.Code);
+        AssertOneLineError(r, "unknown option '--bogus' (see --help)");
+        Assert.DoesNotContain("Required command", r.Err);
+    }
+
+    [Fact]
     public void BareCommandGroupPrintsItsUsage()
     {
         var r = Pixelcost("bench");

@@ -24,19 +24,10 @@ public static class TokenizeCommand
         cmd.SetAction(pr =>
         {
             var stdout = pr.InvocationConfiguration.Output;
-            var stderr = pr.InvocationConfiguration.Error;
-            try
-            {
-                var report = Collect(pr.GetValue(prompt) ?? "", pr.GetValue(model), pr.GetValue(pad)!, pr.GetValue(maxLength), pr.GetValue(folder)!);
-                if (pr.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
-                else Write(report, stdout);
-                return 0;
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            var report = Collect(pr.GetValue(prompt) ?? "", pr.GetValue(model), pr.GetValue(pad)!, pr.GetValue(maxLength), pr.GetValue(folder)!);
+            if (pr.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
+            else Write(report, stdout);
+            return 0;
         });
         return cmd;
     }

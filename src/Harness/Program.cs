@@ -9,6 +9,7 @@ public static class Program
     {
         var root = new RootCommand("pixelcost — counted FLOPs, timed kernels and measured joules of an image, from random pixels to a diffusion step.");
         // Each command registers itself in its own file under Commands/.
+        root.Subcommands.Add(TourCommand.Create());
         root.Subcommands.Add(PixelsCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -180,7 +180,7 @@ public static class PixelsCommand
     }
 
     /// <summary>Colours only on a terminal; redirected output (files, tests) gets plain text wide enough for the table.</summary>
-    private static IAnsiConsole MakeConsole(TextWriter stdout)
+    internal static IAnsiConsole MakeConsole(TextWriter stdout)
     {
         bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
         var console = AnsiConsole.Create(new AnsiConsoleSettings

@@ -88,11 +88,11 @@ public class DiffusionPicturesTests
         const int n = 64;
         using var x0 = acc.FromArray(ProceduralScene.Render(n, n), 1, 3, n, n);
         var oracle = DiffusionPictures.Reverse(acc, x0, 10, 1f, 42, "oracle");
-        // Exact algebra gives x₀ back; fp32 rounding of x_900 (|x| ≲ 4) is amplified by 1/√ᾱ_900 ≈ 13 in the x₀
+        // Exact algebra gives x₀ back; fp32 rounding of x_901 (|x| ≲ 4) is amplified by 1/√ᾱ_901 ≈ 13 in the x₀
         // prediction: ≲ 4·6e-8·13·(a few roundings) ≈ 1e-5.
         Assert.True(oracle.MaxAbsError < 1e-4, $"oracle max error {oracle.MaxAbsError}");
         Assert.Equal(11, oracle.Frames.Count);   // the noised start + 10 steps
-        Assert.Equal(new[] { 900, 800, 700, 600, 500, 400, 300, 200, 100, 0 }, oracle.Timesteps);
+        Assert.Equal(new[] { 901, 801, 701, 601, 501, 401, 301, 201, 101, 1 }, oracle.Timesteps);   // SD: leading spacing, steps_offset 1
         foreach (float scale in new[] { 0.5f, 0f })
         {
             var wrong = DiffusionPictures.Reverse(acc, x0, 10, scale, 42, "wrong");

@@ -44,7 +44,8 @@ public class TourCommandTests(QuickTourFixture tour) : IClassFixture<QuickTourFi
         Assert.True(tour.Result.Code == 0, tour.Result.Err);
         var files = Root.GetProperty("files").EnumerateArray().Select(f => f.GetString()!).ToList();
         foreach (var f in new[] { "01_random_noise.png", "02_smooth_noise.png", "03_gradient.png", "forward_scaled_linear.png", "forward_linear.png",
-            "oracle.png", "wrong_half_noise.png", "wrong_zero_noise.png", "report.json" })
+            "oracle.png", "wrong_half_noise.png", "wrong_zero_noise.png", "report.json", "report.html", "chart_schedules.png", "chart_ladder_flops.png",
+            "chart_ladder_seconds.png", "chart_steps_flops.png", "chart_steps_seconds.png", "chart_components.png", "chart_pixel_vs_latent.svg" })
             Assert.Contains(f, files);
         foreach (var f in files)
             Assert.True(new FileInfo(Path.Combine(tour.Dir, f)).Length > 0, f);
@@ -54,6 +55,11 @@ public class TourCommandTests(QuickTourFixture tour) : IClassFixture<QuickTourFi
         Assert.Contains("--quick", Root.GetProperty("throughput_source").GetString());
         Assert.Contains("NOT a UNet pass", Root.GetProperty("throughput_source").GetString());
         Assert.Equal("projected", Rung("SD 1.5 UNet pass, 512², batch 1").GetProperty("seconds_kind").GetString());
+        // Every image the HTML report shows is a file beside it.
+        string html = File.ReadAllText(Path.Combine(tour.Dir, "report.html"));
+        var srcs = System.Text.RegularExpressions.Regex.Matches(html, "src=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.True(srcs.Count >= 14, $"{srcs.Count} images in the report");
+        Assert.All(srcs, src => Assert.True(File.Exists(Path.Combine(tour.Dir, Uri.UnescapeDataString(src))), src));
         // The report file is the JSON printed.
         using var file = JsonDocument.Parse(File.ReadAllText(Path.Combine(tour.Dir, "report.json")));
         Assert.Equal(Root.GetProperty("ladder").GetRawText(), file.RootElement.GetProperty("ladder").GetRawText());

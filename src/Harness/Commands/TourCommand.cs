@@ -62,14 +62,14 @@ public static class TourCommand
     internal sealed record KindRate(string Kind, string Unit, double Rate, double Seconds, long Work, string Source);
 
     /// <summary>One rung of the ladder. Seconds and joules are measured or projected as <c>SecondsKind</c>/<c>JoulesKind</c> say.</summary>
-    internal sealed record LadderRow(string Name, string What, long Flops, long MatmulFlops, string FlopsKind, double Seconds, string SecondsKind,
+    internal sealed record LadderRow(string Name, string Short, string What, long Flops, long MatmulFlops, string FlopsKind, double Seconds, string SecondsKind,
         double? Joules, string JoulesKind, double FlopRatio, double SecondsRatio, double? JoulesRatio);
 
     internal sealed record ComponentShare(string Component, long Flops, double ProjectedSeconds, string? Note);
 
     internal sealed record StepPoint(int Steps, long Flops, double ProjectedSeconds);
 
-    internal sealed record PresetRun(string Name, string Model, int Width, int Height, int Steps, double Guidance, int UnetEvaluationsPerStep,
+    internal sealed record PresetRun(string Name, string Short, string Model, int Width, int Height, int Steps, double Guidance, int UnetEvaluationsPerStep,
         long Flops, long MatmulFlops, double ProjectedSeconds, IReadOnlyList<ComponentShare> Components, IReadOnlyList<StepPoint> BySteps);
 
     internal sealed record SpaceCost(string Space, string Shape, long Values, long MatmulFlops, long AttentionMatmulFlops, long ConvLinearMatmulFlops,
@@ -90,12 +90,12 @@ public static class TourCommand
         string EnergyMeter, string? EnergyNote, IReadOnlyList<string> Files, double TourSeconds, string Convention);
 
     /// <summary>The presets of the ladder (all counted by <c>cost</c>'s collection; time projected).</summary>
-    internal static readonly (string Name, string Model, int Size, int Steps, double Guidance)[] LadderPresets =
+    internal static readonly (string Name, string Short, string Model, int Size, int Steps, double Guidance)[] LadderPresets =
     [
-        ("SD-Turbo, 1 step", "sd-turbo", 512, 1, 0),
-        ("LCM (SD 1.5), 4 steps, no CFG", "sd15", 512, 4, 0),
-        ("SD 1.5, 20 steps, CFG 7.5", "sd15", 512, 20, 7.5),
-        ("SDXL 1024², 30 steps, CFG 5", "sdxl", 1024, 30, 5),
+        ("SD-Turbo, 1 step", "Turbo ×1", "sd-turbo", 512, 1, 0),
+        ("LCM (SD 1.5), 4 steps, no CFG", "LCM ×4", "sd15", 512, 4, 0),
+        ("SD 1.5, 20 steps, CFG 7.5", "SD1.5 ×20", "sd15", 512, 20, 7.5),
+        ("SDXL 1024², 30 steps, CFG 5", "SDXL ×30", "sdxl", 1024, 30, 5),
     ];
 
     /// <summary>cost's collection for one configuration, memoised for the tour (the same configuration is asked for more than once).</summary>
@@ -122,9 +122,9 @@ public static class TourCommand
         using var acc = accs[0];
         var meter = KernelBench.EnergyMeterFor(acc);
         var files = new List<string>();
-        string Save(string name, RgbBytes img)
+        string Save(string name, RgbImage img, string what)
         {
-            Png.Write(Path.Combine(dir, name), img.Pixels, img.Width, img.Height, PngColor.Rgb);
+            Png.Write(Path.Combine(dir, name), img, new Dictionary<string, string> { ["Title"] = what, ["Software"] = "pixelcost tour" });
             files.Add(name);
             return name;
         }
@@ -132,17 +132,17 @@ public static class TourCommand
         // 1. The bottom of the ladder: the pixel maps, measured.
         progress("tour [1/5] pixel maps 1024², measured…");
         const int side = 1024;
-        var maps = new (string Name, string File, Action<Tensor> Launch)[]
+        var maps = new (string Name, string Short, string File, Action<Tensor> Launch)[]
         {
-            ("random pixel map 1024²", "01_random_noise.png", t => Ops.PixelsNoise(acc, t, s.Seed)),
-            ("smooth noise map 1024²", "02_smooth_noise.png", t => Ops.PixelsSmoothNoise(acc, t, s.Seed, 64)),
-            ("gradient map 1024²", "03_gradient.png", t => Ops.PixelsGradient(acc, t)),
+            ("random pixel map 1024²", "random", "01_random_noise.png", t => Ops.PixelsNoise(acc, t, s.Seed)),
+            ("smooth noise map 1024²", "smooth", "02_smooth_noise.png", t => Ops.PixelsSmoothNoise(acc, t, s.Seed, 64)),
+            ("gradient map 1024²", "gradient", "03_gradient.png", t => Ops.PixelsGradient(acc, t)),
         };
-        var measured = new List<(string Name, string What, Cost Cost, double Seconds, double? Joules, string? Note)>();
+        var measured = new List<(string Name, string Short, string What, Cost Cost, double Seconds, double? Joules, string? Note)>();
         using (var img = acc.Allocate(side, side, 3))
         using (var q = acc.Allocate(DType.U8, side, side, 3))
         {
-            foreach (var (name, file, launch) in maps)
+            foreach (var (name, shortName, file, launch) in maps)
             {
                 acc.Ledger.Clear();
                 launch(img);
@@ -156,12 +156,12 @@ public static class TourCommand
                 acc.Ledger.Enabled = true;
                 double? joules = energy?.Joules is { } j ? j / launches : null;
                 string? note = joules is null ? energy?.NotMeasuredReason ?? meter.Unavailable : null;
-                measured.Add((name, $"{side}×{side} RGB, Ops.{file[3..^4] switch { "random_noise" => "PixelsNoise", "smooth_noise" => "PixelsSmoothNoise", _ => "PixelsGradient" }} (median of {t.Repeats})",
+                measured.Add((name, shortName, $"{side}×{side} RGB, Ops.{file[3..^4] switch { "random_noise" => "PixelsNoise", "smooth_noise" => "PixelsSmoothNoise", _ => "PixelsGradient" }} (median of {t.Repeats})",
                     spec, t.Median, joules, note));
                 Ops.QuantizeU8(acc, img, q);
                 var bytes = new byte[q.Length];
                 acc.Download<byte>(q, bytes);
-                Save(file, new RgbBytes(side, side, bytes));
+                Save(file, new RgbImage(side, side, bytes), $"{name}: {side}×{side}, seed {s.Seed}");
             }
         }
         var random = measured[0];
@@ -223,52 +223,54 @@ public static class TourCommand
         });
         double? watts = unetJoules is { } uj && unetSeconds is { } us ? uj / us : null;
         var ladder = new List<LadderRow>();
-        void Add(string name, string what, long flops, long mm, string flopsKind, double secs, string secsKind, double? joules, string joulesKind)
-            => ladder.Add(new LadderRow(name, what, flops, mm, flopsKind, secs, secsKind, joules, joulesKind,
+        void Add(string name, string shortName, string what, long flops, long mm, string flopsKind, double secs, string secsKind, double? joules, string joulesKind)
+            => ladder.Add(new LadderRow(name, shortName, what, flops, mm, flopsKind, secs, secsKind, joules, joulesKind,
                 (double)flops / random.Cost.Flops, secs / random.Seconds, joules is { } j && random.Joules is { } r0 ? j / r0 : null));
         foreach (var m in measured)
-            Add(m.Name, m.What, m.Cost.Flops, m.Cost.MatmulFlops, "counted", m.Seconds, "measured", m.Joules,
+            Add(m.Name, m.Short, m.What, m.Cost.Flops, m.Cost.MatmulFlops, "counted", m.Seconds, "measured", m.Joules,
                 m.Joules is null ? $"not measured: {m.Note}" : "measured");
         string noJ = $"not measured: {unetNote ?? meter.Unavailable ?? "no energy meter"}";
         if (unetSeconds is { } useconds)
-            Add("SD 1.5 UNet pass, 512², batch 1", "one evaluation, random weights (speed does not depend on values)", sd15Pass.Flops, sd15Pass.MatmulFlops,
+            Add("SD 1.5 UNet pass, 512², batch 1", "UNet pass", "one evaluation, random weights (speed does not depend on values)", sd15Pass.Flops, sd15Pass.MatmulFlops,
                 "counted", useconds, "measured", unetJoules, unetJoules is null ? noJ : "measured");
         else
-            Add("SD 1.5 UNet pass, 512², batch 1", "one evaluation (--quick: not run)", sd15Pass.Flops, sd15Pass.MatmulFlops, "counted",
+            Add("SD 1.5 UNet pass, 512², batch 1", "UNet pass", "one evaluation (--quick: not run)", sd15Pass.Flops, sd15Pass.MatmulFlops, "counted",
                 Project(sd15Pass.ByKind), "projected", null, "not measured: --quick");
         var vae = cost("sd15", 512, 512, 1, 0).Components.First(c => c.Component == "vae decoder");
         double vaeSecs = Project(vae.ByKind);
-        Add("SD 1.5 VAE decode, 64² → 512²", "the decoder alone", vae.Flops, vae.MatmulFlops, "counted", vaeSecs, "projected",
+        Add("SD 1.5 VAE decode, 64² → 512²", "VAE decode", "the decoder alone", vae.Flops, vae.MatmulFlops, "counted", vaeSecs, "projected",
             watts * vaeSecs, watts is null ? noJ : "projected (measured UNet power × projected time)");
         var presets = new List<PresetRun>();
-        foreach (var (name, model, size, steps, guidance) in LadderPresets)
+        foreach (var (name, shortName, model, size, steps, guidance) in LadderPresets)
         {
             var r = cost(model, size, size, steps, guidance);
             double secs = Project(r.Total.ByKind);
-            Add(name, $"{model} {size}², whole run: UNet × steps{(r.UnetEvaluationsPerStep > 1 ? " × 2 (CFG)" : "")} + scheduler + VAE decode",
+            Add(name, shortName, $"{model} {size}², whole run: UNet × steps{(r.UnetEvaluationsPerStep > 1 ? " × 2 (CFG)" : "")} + scheduler + VAE decode",
                 r.Total.Flops, r.Total.MatmulFlops, "counted", secs, "projected", watts * secs,
                 watts is null ? noJ : "projected (measured UNet power × projected time)");
-            presets.Add(Preset(name, r, Project, cost));
+            presets.Add(Preset(name, shortName, r, Project));
         }
         ladder.Sort((a, b) => a.Flops.CompareTo(b.Flops));
         var audit = Tour.Audit.Run(Tour.Audit.Claims, cost, px);
         var spaces = PixelVsLatent();
 
         // 5. The report files.
-        progress("tour [5/5] writing report.json…");
+        progress("tour [5/5] charts, report.html, report.json…");
         var report = new TourReport(KernelBench.MachineName(), acc.Name, s.Seed, dir, s.Quick,
             "random (deterministic Philox; cost and speed do not depend on weight values — pictures from a real model are not part of the tour)",
             buildSeconds, source, rates, ladder, audit, presets, spaces, pictures, meter.Name, meter.Unavailable, files, 0,
             "FLOPs counted from the ops' Specs (matmul = 2 per multiply-accumulate, bias adds excluded; FLOPs = matmul + other); " +
             "seconds measured (median of repeats, or one UNet evaluation) or projected (counted work per op kind ÷ the measured rate of that kind)");
+        WriteCharts(dir, report, files);
+        files.Add("report.html");
         files.Add("report.json");
         report = report with { Files = files.ToList(), TourSeconds = clock.Elapsed.TotalSeconds };
+        WriteHtml(Path.Combine(dir, "report.html"), report);
         AtomicFile.WriteAllText(Path.Combine(dir, "report.json"), JsonSerializer.Serialize(report, KernelBench.JsonOptions));
         return report;
     }
 
-    private static PresetRun Preset(string name, CostCommand.CostReport r, Func<IReadOnlyList<CostCommand.KindCost>?, double> project,
-        Func<string, int, int, int, double, CostCommand.CostReport> cost)
+    private static PresetRun Preset(string name, string shortName, CostCommand.CostReport r, Func<IReadOnlyList<CostCommand.KindCost>?, double> project)
     {
         var comps = r.Components.Where(c => c.Component != "unet pass")
             .Select(c => new ComponentShare(c.Component, c.Flops, project(c.ByKind), c.Note)).ToList();
@@ -280,7 +282,7 @@ public static class TourCommand
         long fixedFlops = fixedParts.Sum(c => c.Flops);
         double fixedSecs = fixedParts.Sum(c => project(c.ByKind));
         var bySteps = new[] { 1, 2, 4, 8, 10, 20, 30, 40, 50 }.Select(n => new StepPoint(n, fixedFlops + stepFlops * n, fixedSecs + stepSecs * n)).ToList();
-        return new PresetRun(name, r.Model, r.Width, r.Height, r.Steps, r.Guidance, r.UnetEvaluationsPerStep, r.Total.Flops, r.Total.MatmulFlops,
+        return new PresetRun(name, shortName, r.Model, r.Width, r.Height, r.Steps, r.Guidance, r.UnetEvaluationsPerStep, r.Total.Flops, r.Total.MatmulFlops,
             project(r.Total.ByKind), comps, bySteps);
     }
 
@@ -349,10 +351,7 @@ public static class TourCommand
 
     // ---- pictures ----
 
-    /// <summary>RGB8 pixels, row-major.</summary>
-    internal sealed record RgbBytes(int Width, int Height, byte[] Pixels);
-
-    private static Pictures MakePictures(IAccelerator acc, Settings s, float[]? userImage, Func<string, RgbBytes, string> save)
+    private static Pictures MakePictures(IAccelerator acc, Settings s, float[]? userImage, Func<string, RgbImage, string, string> save)
     {
         int n = s.PictureSize;
         var clean = userImage ?? ProceduralScene.Render(n, n);
@@ -361,14 +360,17 @@ public static class TourCommand
         foreach (var (schedule, file) in DiffusionPictures.Schedules.Zip(new[] { "forward_scaled_linear.png", "forward_linear.png" }))
         {
             var frames = DiffusionPictures.Forward(acc, x0, schedule, DiffusionPictures.DefaultTimesteps, s.Seed);
-            save(file, Strip(frames.Select(f => ToRgb(f.Image, n)).ToList()));
+            save(file, ContactSheet.Compose(frames.Select(f => f.Picture).ToList(), frames.Count, frames.Select(f => $"t = {f.Timestep}, ᾱ = {f.AlphaBar:0.000}").ToList()),
+                $"forward diffusion, {schedule.Name}: x_t = √ᾱ·x₀ + √(1 − ᾱ)·ε");
             forward.AddRange(frames.Select(f => new FramePicture(f.Schedule, f.Timestep, f.AlphaBar, Math.Sqrt(f.AlphaBar), Math.Sqrt(1 - f.AlphaBar))));
         }
         var chains = new List<ChainPicture>();
         foreach (var (scale, name, file) in new[] { (1f, "oracle", "oracle.png"), (0.5f, "half noise", "wrong_half_noise.png"), (0f, "zero noise", "wrong_zero_noise.png") })
         {
             var chain = DiffusionPictures.Reverse(acc, x0, 10, scale, s.Seed, name);
-            save(file, Strip(chain.Frames.Select(f => ToRgb(f, n)).Append(ToRgb(clean, n)).ToList()));
+            var captions = chain.Timesteps.Select(t => $"after t = {t}").Prepend($"start: x_{chain.Timesteps[0]}").Append("x₀ (the picture)").ToList();
+            save(file, ContactSheet.Compose(chain.Pictures.Append(RgbImage.FromTensor(x0)).ToList(), chain.Pictures.Count + 1, captions),
+                $"reverse DDIM, 10 steps, fed {chain.NoiseEstimate}: max |x̂₀ − x₀| = {chain.MaxAbsError:G3}");
             chains.Add(new ChainPicture(chain.Name, chain.NoiseEstimate, chain.Timesteps, chain.MaxAbsError, chain.MeanAbsError, file));
         }
         var t = Enumerable.Range(0, 1000).ToArray();
@@ -376,54 +378,18 @@ public static class TourCommand
         return new Pictures(userImage is null ? $"built-in scene {n}×{n}" : $"{Path.GetFullPath(s.Image!)} resized to {n}×{n}", n, forward, chains, schedules);
     }
 
-    /// <summary>[3,n,n] in [−1,1] → RGB8 by round((v + 1)/2·255), clamped.</summary>
-    private static RgbBytes ToRgb(float[] chw, int n)
-    {
-        var px = new byte[n * n * 3];
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < n * n; i++)
-                px[i * 3 + c] = (byte)Math.Clamp(Math.Round((chw[c * n * n + i] + 1) * 0.5 * 255), 0, 255);
-        return new RgbBytes(n, n, px);
-    }
-
-    /// <summary>Tiles side by side with a 4-pixel white gap.</summary>
-    private static RgbBytes Strip(IReadOnlyList<RgbBytes> tiles)
-    {
-        const int gap = 4;
-        int h = tiles.Max(t => t.Height), w = tiles.Sum(t => t.Width) + gap * (tiles.Count - 1);
-        var px = new byte[w * h * 3];
-        Array.Fill(px, (byte)255);
-        int x0 = 0;
-        foreach (var t in tiles)
-        {
-            for (int y = 0; y < t.Height; y++)
-                t.Pixels.AsSpan(y * t.Width * 3, t.Width * 3).CopyTo(px.AsSpan((y * w + x0) * 3));
-            x0 += t.Width + gap;
-        }
-        return new RgbBytes(w, h, px);
-    }
-
-    /// <summary>A PNG → [3,n,n] in [−1,1], resized (nearest) to n×n. Problems are one CliException naming the file.</summary>
+    /// <summary>Any image ImageSharp reads → [3,n,n] in [−1,1], resized to n×n. Problems are one CliException naming the file.</summary>
     private static float[] LoadImage(string path, int n)
     {
-        byte[] file;
-        try { file = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"--image '{path}': cannot read it ({e.Message})"); }
-        (byte[] Pixels, int Width, int Height, PngColor Color) png;
-        try { png = Png.Decode(file); }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or NotSupportedException)
-        { throw new CliException($"--image '{path}': not a PNG we can read ({e.Message})"); }
-        int ch = Png.Channels(png.Color);
-        var img = new float[3 * n * n];
-        for (int y = 0; y < n; y++)
-            for (int x = 0; x < n; x++)
-            {
-                int sy = (int)((y + 0.5) * png.Height / n), sx = (int)((x + 0.5) * png.Width / n);
-                int o = (sy * png.Width + sx) * ch;
-                for (int c = 0; c < 3; c++)
-                    img[c * n * n + y * n + x] = png.Pixels[o + (ch >= 3 ? c : 0)] / 127.5f - 1f;
-            }
-        return img;
+        RgbImage img;
+        try { img = RgbImage.Load(path).Resize(n, n); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        { throw new CliException($"--image '{path}': {e.Message}"); }
+        var chw = new float[3 * n * n];
+        for (int p = 0; p < n * n; p++)
+            for (int c = 0; c < 3; c++)
+                chw[c * n * n + p] = img.Pixels[3 * p + c] / 127.5f - 1f;
+        return chw;
     }
 
     /// <summary>Null when the folder can be created and a file written in it; otherwise why not.</summary>
@@ -441,6 +407,87 @@ public static class TourCommand
         {
             return $"cannot write there ({e.Message})";
         }
+    }
+
+    // ---- charts and the HTML report ----
+
+    private static void WriteCharts(string dir, TourReport r, List<string> files)
+    {
+        void Add(ChartFiles c) { files.Add(Path.GetFileName(c.Png)); files.Add(Path.GetFileName(c.Svg)); }
+        string P(string name) => Path.Combine(dir, name);
+        var series = new List<ChartSeries>();
+        foreach (var sch in r.Pictures.Schedules)
+        {
+            double[] t = sch.T.Select(v => (double)v).ToArray();
+            series.Add(new ChartSeries($"ᾱ_t, {sch.Name}", t, sch.AlphaBar));
+            series.Add(new ChartSeries($"√ᾱ_t (signal), {sch.Name}", t, sch.AlphaBar.Select(Math.Sqrt).ToArray()));
+            series.Add(new ChartSeries($"√(1 − ᾱ_t) (noise), {sch.Name}", t, sch.AlphaBar.Select(a => Math.Sqrt(1 - a)).ToArray()));
+        }
+        Add(Charts.Lines(P("chart_schedules"), "How much picture is left at step t", "timestep t", "coefficient", series));
+        var names = r.Ladder.Select(l => l.Short).ToList();
+        Add(Charts.Bar(P("chart_ladder_flops"), "The cost ladder: FLOPs (counted)", "FLOPs (log scale)", names, r.Ladder.Select(l => (double)l.Flops).ToList(), logY: true));
+        Add(Charts.Bar(P("chart_ladder_seconds"), $"The cost ladder: seconds on {r.Accelerator} (measured or projected)", "seconds (log scale)", names,
+            r.Ladder.Select(l => l.Seconds).ToList(), logY: true));
+        Add(Charts.Lines(P("chart_steps_flops"), "FLOPs against steps (counted)", "steps", "FLOPs (log scale)",
+            r.Presets.Select(p => new ChartSeries(p.Name, p.BySteps.Select(b => (double)b.Steps).ToArray(), p.BySteps.Select(b => (double)b.Flops).ToArray())).ToList(), logY: true));
+        Add(Charts.Lines(P("chart_steps_seconds"), $"Seconds against steps (projected, {r.Accelerator})", "steps", "seconds (log scale)",
+            r.Presets.Select(p => new ChartSeries(p.Name, p.BySteps.Select(b => (double)b.Steps).ToArray(), p.BySteps.Select(b => b.ProjectedSeconds).ToArray())).ToList(), logY: true));
+        var parts = new[] { "text encoder", "unet × steps", "scheduler × steps", "vae decoder" };
+        Add(Charts.StackedBars(P("chart_components"), "Where the FLOPs go (share of each run, counted)", "% of the run's FLOPs",
+            r.Presets.Select(p => p.Short).ToList(),
+            parts.Select(part => (part switch { "unet × steps" => "UNet × steps × CFG", "scheduler × steps" => "scheduler", "vae decoder" => "VAE decode", _ => part },
+                r.Presets.Select(p => 100.0 * (p.Components.FirstOrDefault(c => c.Component == part)?.Flops ?? 0) / p.Flops).ToArray())).ToList()));
+        var sp = r.PixelVsLatent;
+        Add(Charts.Bar(P("chart_pixel_vs_latent"), "One SD 1.5-shaped UNet pass: latent vs pixel space (matmul FLOPs, counted)", "matmul FLOPs (log scale)",
+            sp.SelectMany(x => new[] { $"{x.Space}: conv+linear", $"{x.Space}: attention" }).ToList(),
+            sp.SelectMany(x => new[] { (double)Math.Max(x.ConvLinearMatmulFlops, 1), (double)Math.Max(x.AttentionMatmulFlops, 1) }).ToList(), logY: true));
+    }
+
+    private static void WriteHtml(string path, TourReport r)
+    {
+        var h = new HtmlReport("pixelcost tour — why a coherent image costs so much more than random pixels");
+        h.Paragraph($"Run on {r.Accelerator} ({r.Machine}), seed {r.Seed}, in {r.TourSeconds:F1} s. Weights: {r.Weights}. " +
+            $"FLOPs are counted from the ops' specs; seconds are measured where the table says so and otherwise projected: {r.ThroughputSource}. " +
+            $"Energy: {(r.EnergyNote is null ? r.EnergyMeter : "not measured: " + r.EnergyNote)}.");
+        h.Heading("The cost ladder");
+        h.Table("From a random pixel map to a coherent image", ["rung", "what", "FLOPs (counted)", "seconds", "how", "joules", "× random (FLOPs)", "× random (seconds)", "× random (joules)"],
+            r.Ladder.Select(l => (IReadOnlyList<string>)[l.Name, l.What, Sci(l.Flops), Secs(l.Seconds), l.SecondsKind, l.Joules is { } j ? $"{j:G3} J" : "–", Ratio(l.FlopRatio),
+                Ratio(l.SecondsRatio), l.JoulesRatio is { } jr ? Ratio(jr) : "–"]).ToList(),
+            $"joules: {r.Ladder.Select(l => l.JoulesKind).Distinct().Aggregate((a, b) => a + "; " + b)}");
+        h.Images([("chart_ladder_flops.png", "FLOPs, counted (log scale)"), ("chart_ladder_seconds.png", "seconds: the pixel maps and the UNet pass measured, the rest projected (log scale)")]);
+        h.Heading("Where the cost goes");
+        h.Paragraph("A whole run is the UNet once per step (twice with classifier-free guidance, batched), a tiny scheduler update per step and one VAE decode. " +
+            "FLOPs and time grow linearly with steps; the VAE decode is the fixed part.");
+        h.Table("Whole runs (counted; seconds projected)", ["run", "size", "steps", "UNet evaluations per step", "FLOPs", "matmul FLOPs", "projected seconds"],
+            r.Presets.Select(p => (IReadOnlyList<string>)[p.Name, $"{p.Width}×{p.Height}", p.Steps.ToString(), p.UnetEvaluationsPerStep.ToString(), Sci(p.Flops), Sci(p.MatmulFlops),
+                Secs(p.ProjectedSeconds)]).ToList());
+        h.Images([("chart_components.png", "share of FLOPs per component"), ("chart_steps_flops.png", "FLOPs against steps"), ("chart_steps_seconds.png", "projected seconds against steps")]);
+        h.Table("Throughput per op kind (what the projections use)", ["kind", "rate", "seconds", "work", "source"],
+            r.Rates.Select(k => (IReadOnlyList<string>)[k.Kind, k.Unit == "FLOP/s" ? $"{k.Rate / 1e9:F1} GFLOP/s" : $"{k.Rate / 1e9:F1} GB/s", Secs(k.Seconds),
+                k.Unit == "FLOP/s" ? $"{Sci(k.Work)} FLOP" : $"{Sci(k.Work)} B", k.Source]).ToList());
+        h.Heading("The audit: popular claims beside our numbers");
+        h.Table("Claims (src/Harness/Tour/claims.json)", ["claim", "implies", "heard", "ours", "how", "claim ÷ ours", "verdict"],
+            r.Audit.Select(a => (IReadOnlyList<string>)[a.Claim.ClaimText, a.Claim.Implies, a.Claim.Heard, a.Ours is { } o ? Quantity(o, a.Claim.Unit) : "–", a.OursWhat,
+                a.Ratio is { } q ? q.ToString("G3") : "–", a.Verdict]).ToList());
+        h.Heading("How diffusion works (pixel space, no network)");
+        h.Paragraph($"Forward diffusion: the picture ({r.Pictures.Source}) noised as x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε with one Philox ε, under SD's scaled-linear and DDPM's linear schedules.");
+        h.Image("forward_scaled_linear.png", "scaled-linear schedule (Stable Diffusion): t = 0, 100, …, 900, 999");
+        h.Image("forward_linear.png", "linear schedule (DDPM)");
+        h.Image("chart_schedules.png", "ᾱ_t, √ᾱ_t (how much picture) and √(1 − ᾱ_t) (how much noise) against t");
+        foreach (var c in r.Pictures.Reverse)
+            h.Image(c.File, $"reverse DDIM, 10 steps, fed {c.NoiseEstimate}: max |x̂₀ − x₀| = {c.MaxAbsError:G3}, mean {c.MeanAbsError:G3}");
+        h.Paragraph("Fed the true noise, the reverse chain lands back on the picture to float rounding. Fed a wrong estimate it does not: " +
+            "predicting the noise of an image it has never seen is the network's whole job, and what the UNet's FLOPs pay for.");
+        h.Heading("Pixel space vs latent space");
+        h.Table("One SD 1.5-shaped UNet pass (counted on the shape-only accelerator)", ["space", "shape", "values", "matmul FLOPs", "of which attention", "conv + linear", "peak activations", "note"],
+            r.PixelVsLatent.Select(x => (IReadOnlyList<string>)[x.Space, x.Shape, x.Values.ToString("N0"), Sci(x.MatmulFlops), Sci(x.AttentionMatmulFlops), Sci(x.ConvLinearMatmulFlops),
+                $"{x.PeakActivationBytes / 1e9:F2} GB", x.Note]).ToList(),
+            "attention's matmuls grow with the square of the tokens: 64× the pixels is 4,096× the attention work");
+        h.Image("chart_pixel_vs_latent.png", "matmul FLOPs of one pass, conv + linear vs attention (log scale)");
+        h.Heading("The pixel maps (the bottom of the ladder)");
+        h.Images([("01_random_noise.png", "random (Philox) noise"), ("02_smooth_noise.png", "smooth value noise"), ("03_gradient.png", "gradient")]);
+        h.Paragraph(r.Convention + ".");
+        h.Save(path);
     }
 
     // ---- terminal ----
@@ -470,7 +517,7 @@ public static class TourCommand
         var pix = r.PixelVsLatent[1];
         console.WriteLine($"pixel vs latent: one SD 1.5-shaped UNet pass on {pix.Shape} = {pix.Values:N0} values costs {Sci(pix.MatmulFlops)} matmul FLOPs " +
             $"({Sci(pix.AttentionMatmulFlops)} in attention) vs {Sci(lat.MatmulFlops)} on the {lat.Shape} latent = {lat.Values:N0} values — {(double)pix.MatmulFlops / lat.MatmulFlops:N0}×.");
-        console.WriteLine($"report: {Path.Combine(r.OutputFolder, "report.json")} ({r.Files.Count} files in {r.OutputFolder}); tour took {r.TourSeconds:F1} s" +
+        console.WriteLine($"report: {Path.Combine(r.OutputFolder, "report.html")} (and report.json; {r.Files.Count} files in {r.OutputFolder}); tour took {r.TourSeconds:F1} s" +
             (r.WeightBuildSeconds is { } b ? $" (building random weights: {b:F1} s)" : ""));
     }
 

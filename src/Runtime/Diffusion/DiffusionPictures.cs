@@ -1,4 +1,5 @@
 using PixelCost.Kernels;
+using PixelCost.Runtime.Imaging;
 using PixelCost.Runtime.Schedulers;
 
 namespace PixelCost.Runtime.Diffusion;
@@ -58,12 +59,14 @@ public sealed record ScheduleCurve(string Name, string BetaSchedule, double Beta
     public double SqrtOneMinusAlphaBar(int t) => Math.Sqrt(1 - AlphaBar[t]);
 }
 
-/// <summary>One noised picture: x_t at a timestep of a schedule, [1, 3, H, W] values in [−1, 1] before noise.</summary>
-public sealed record ForwardFrame(string Schedule, int Timestep, double AlphaBar, float[] Image);
+/// <summary>One noised picture: x_t at a timestep of a schedule ([1, 3, H, W] values; the clean picture is in [−1, 1]) and
+/// as RGB8 (<see cref="RgbImage.FromTensor"/>: clamped to [−1, 1]).</summary>
+public sealed record ForwardFrame(string Schedule, int Timestep, double AlphaBar, float[] Image, RgbImage Picture);
 
-/// <summary>One reverse chain: the sample after each step, the final sample and its error against the clean picture.</summary>
-public sealed record ReverseChain(string Name, string NoiseEstimate, int[] Timesteps, IReadOnlyList<float[]> Frames, float[] Final, double MaxAbsError,
-    double MeanAbsError);
+/// <summary>One reverse chain: the noised start and the sample after each step (values and RGB8), the final sample and its
+/// error against the clean picture.</summary>
+public sealed record ReverseChain(string Name, string NoiseEstimate, int[] Timesteps, IReadOnlyList<float[]> Frames, IReadOnlyList<RgbImage> Pictures,
+    float[] Final, double MaxAbsError, double MeanAbsError);
 
 /// <summary>
 /// The pictures of how diffusion works, in pixel space with no network: forward noising
@@ -109,7 +112,7 @@ public static class DiffusionPictures
         foreach (int t in timesteps)
         {
             Noise(acc, x0, eps, schedule.AlphaBar[t], xt);
-            frames.Add(new ForwardFrame(schedule.Name, t, schedule.AlphaBar[t], xt.ToArray()));
+            frames.Add(new ForwardFrame(schedule.Name, t, schedule.AlphaBar[t], xt.ToArray(), RgbImage.FromTensor(xt)));
         }
         return frames;
     }
@@ -137,10 +140,12 @@ public static class DiffusionPictures
         using var x = acc.Allocate(x0.Shape.ToArray());
         Noise(acc, x0, eps, alphaBar[scheduler.Timesteps[0]], x);
         var frames = new List<float[]> { x.ToArray() };
+        var pictures = new List<RgbImage> { RgbImage.FromTensor(x) };
         for (int k = 0; k < scheduler.Timesteps.Length; k++)
         {
             scheduler.Step(acc, x, estimate, 1f, k, null);
             frames.Add(x.ToArray());
+            pictures.Add(RgbImage.FromTensor(x));
         }
         var final = frames[^1];
         var clean = x0.ToArray();
@@ -152,6 +157,6 @@ public static class DiffusionPictures
             sum += e;
         }
         string what = epsScale == 1 ? "the true noise ε (oracle)" : epsScale == 0 ? "ε̂ = 0 (no noise predicted)" : $"ε̂ = {epsScale:G3}·ε (wrong scale)";
-        return new ReverseChain(name, what, scheduler.Timesteps, frames, final, max, sum / clean.Length);
+        return new ReverseChain(name, what, scheduler.Timesteps, frames, pictures, final, max, sum / clean.Length);
     }
 }

@@ -138,7 +138,7 @@ public static class PixelsCommand
     }
 
     /// <summary>Null when the folder can be created and a file written in it; otherwise why not.</summary>
-    private static string? ProbeWritable(string dir)
+    internal static string? ProbeWritable(string dir)
     {
         if (File.Exists(dir)) return "exists and is a file, not a folder";
         try

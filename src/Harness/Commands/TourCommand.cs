@@ -112,7 +112,7 @@ public static class TourCommand
         if (s.Threads < 1) throw new CliException($"--threads must be ≥ 1, got {s.Threads}");
         float[]? userImage = s.Image is null ? null : LoadImage(s.Image, s.PictureSize);
         string dir = Path.GetFullPath(s.Out);
-        if (ProbeWritable(dir) is { } why) throw new CliException($"--out '{s.Out}': {why}");
+        if (PixelsCommand.ProbeWritable(dir) is { } why) throw new CliException($"--out '{s.Out}': {why}");
         var accs = Accelerators.Open(s.Accelerator, s.Threads, 0, progress);
         if (accs.Count != 1)
         {
@@ -120,6 +120,8 @@ public static class TourCommand
             throw new CliException($"--accelerator '{s.Accelerator}': the tour runs on one accelerator (cpu, ilgpu-cpu, cuda:N)");
         }
         using var acc = accs[0];
+        if (acc.Kind == AcceleratorKind.IlgpuCpu && !s.Quick)
+            throw new CliException("--accelerator ilgpu-cpu simulates every GPU thread on the host (one SD 1.5 UNet pass takes ~9 minutes there); add --quick");
         var meter = KernelBench.EnergyMeterFor(acc);
         var files = new List<string>();
         string Save(string name, RgbImage img, string what)
@@ -390,23 +392,6 @@ public static class TourCommand
             for (int c = 0; c < 3; c++)
                 chw[c * n * n + p] = img.Pixels[3 * p + c] / 127.5f - 1f;
         return chw;
-    }
-
-    /// <summary>Null when the folder can be created and a file written in it; otherwise why not.</summary>
-    private static string? ProbeWritable(string dir)
-    {
-        if (File.Exists(dir)) return "exists and is a file, not a folder";
-        try
-        {
-            Directory.CreateDirectory(dir);
-            string probe = Path.Combine(dir, $".pixelcost-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-        {
-            return $"cannot write there ({e.Message})";
-        }
     }
 
     // ---- charts and the HTML report ----

@@ -137,6 +137,24 @@ public class TourCommandTests(QuickTourFixture tour) : IClassFixture<QuickTourFi
         Assert.Contains("too low", Row("coherent-1e6-random").GetProperty("verdict").GetString());
     }
 
+    [Fact]
+    public void ClaimsAreWellFormedData()
+    {
+        Assert.Equal(7, Audit.Claims.Count);
+        Assert.Equal(Audit.Claims.Count, Audit.Claims.Select(c => c.Id).Distinct().Count());
+        foreach (var c in Audit.Claims)
+        {
+            Assert.Contains(c.Measure, new[] { "total", "denoise", "ratio", "pixels_flops", "pixels_seconds", "pixels_watts" });
+            Assert.True(c.Quantity > 0, c.Id);
+            Assert.False(string.IsNullOrWhiteSpace(c.Implies), c.Id);
+            Assert.False(string.IsNullOrWhiteSpace(c.Heard), c.Id);
+            if (c.Measure is "total" or "denoise" or "ratio") Assert.Contains(c.Model, PixelCost.Runtime.Models.UnetConfig.PresetNames);
+        }
+        // A pixel claim about another size than the tour measures is refused, not compared with the wrong map.
+        var px = new PixelMeasurements(512, 512, 1, 1, null, "none");
+        Assert.Throws<InvalidDataException>(() => Audit.Run(Audit.Claims.Where(c => c.Measure == "pixels_flops").ToList(), (_, _, _, _, _) => null!, px));
+    }
+
     [Theory]
     [InlineData(100.0, "≈ 100× too high")]
     [InlineData(0.01, "≈ 100× too low")]

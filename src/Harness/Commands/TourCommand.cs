@@ -134,17 +134,17 @@ public static class TourCommand
         // 1. The bottom of the ladder: the pixel maps, measured.
         progress("tour [1/5] pixel maps 1024², measured…");
         const int side = 1024;
-        var maps = new (string Name, string Short, string File, Action<Tensor> Launch)[]
+        var maps = new (string Name, string Short, string File, string Op, Action<Tensor> Launch)[]
         {
-            ("random pixel map 1024²", "random", "01_random_noise.png", t => Ops.PixelsNoise(acc, t, s.Seed)),
-            ("smooth noise map 1024²", "smooth", "02_smooth_noise.png", t => Ops.PixelsSmoothNoise(acc, t, s.Seed, 64)),
-            ("gradient map 1024²", "gradient", "03_gradient.png", t => Ops.PixelsGradient(acc, t)),
+            ("random pixel map 1024²", "random", "01_random_noise.png", "Ops.PixelsNoise", t => Ops.PixelsNoise(acc, t, s.Seed)),
+            ("smooth noise map 1024²", "smooth", "02_smooth_noise.png", "Ops.PixelsSmoothNoise (scale 64)", t => Ops.PixelsSmoothNoise(acc, t, s.Seed, 64)),
+            ("gradient map 1024²", "gradient", "03_gradient.png", "Ops.PixelsGradient", t => Ops.PixelsGradient(acc, t)),
         };
         var measured = new List<(string Name, string Short, string What, Cost Cost, double Seconds, double? Joules, string? Note)>();
         using (var img = acc.Allocate(side, side, 3))
         using (var q = acc.Allocate(DType.U8, side, side, 3))
         {
-            foreach (var (name, shortName, file, launch) in maps)
+            foreach (var (name, shortName, file, op, launch) in maps)
             {
                 acc.Ledger.Clear();
                 launch(img);
@@ -158,7 +158,7 @@ public static class TourCommand
                 acc.Ledger.Enabled = true;
                 double? joules = energy?.Joules is { } j ? j / launches : null;
                 string? note = joules is null ? energy?.NotMeasuredReason ?? meter.Unavailable : null;
-                measured.Add((name, shortName, $"{side}×{side} RGB, Ops.{file[3..^4] switch { "random_noise" => "PixelsNoise", "smooth_noise" => "PixelsSmoothNoise", _ => "PixelsGradient" }} (median of {t.Repeats})",
+                measured.Add((name, shortName, $"{side}×{side} RGB, {op} (median of {t.Repeats})",
                     spec, t.Median, joules, note));
                 Ops.QuantizeU8(acc, img, q);
                 var bytes = new byte[q.Length];
@@ -167,7 +167,7 @@ public static class TourCommand
             }
         }
         var random = measured[0];
-        var px = new PixelMeasurements(random.Cost.Flops, random.Seconds, random.Joules is { } rj ? rj / random.Seconds : null,
+        var px = new PixelMeasurements(side, side, random.Cost.Flops, random.Seconds, random.Joules is { } rj ? rj / random.Seconds : null,
             random.Note);
 
         // 2. The pictures of diffusion (pixel space, no network).

@@ -14,7 +14,7 @@ public sealed record Claim(string Id, string ClaimText, double Quantity, string 
 public sealed record AuditRow(Claim Claim, double? Ours, string OursKind, string OursWhat, double? Ratio, string Verdict);
 
 /// <summary>What the audit needs from the run that are measurements (the pixel map's time and power), or why not.</summary>
-public sealed record PixelMeasurements(long Flops, double Seconds, double? Watts, string? WattsNote);
+public sealed record PixelMeasurements(int Width, int Height, long Flops, double Seconds, double? Watts, string? WattsNote);
 
 public static class Audit
 {
@@ -56,6 +56,12 @@ public static class Audit
         };
     }
 
+    private static (double?, string, string) CountedRow(Claim c, Func<string, int, int, int, double, CostCommand.CostReport> cost)
+    {
+        var (value, what) = Counted(c, cost);
+        return (value, "counted", what);
+    }
+
     private static string TextEncoderNote(CostCommand.CostReport r) =>
         r.Components.Any(x => x.Component == "text encoder" && x.Flops > 0) ? "text encoder included" : "text encoder not counted (not built yet)";
 
@@ -65,13 +71,15 @@ public static class Audit
         var rows = new List<AuditRow>();
         foreach (var c in claims)
         {
+            if (c.Measure.StartsWith("pixels_", StringComparison.Ordinal) && (c.Width, c.Height) != (px.Width, px.Height))
+                throw new InvalidDataException($"claims.json: claim '{c.Id}' is about a {c.Width}×{c.Height} map; the tour measures {px.Width}×{px.Height}");
             (double? ours, string kind, string what) = c.Measure switch
             {
                 "pixels_flops" => ((double?)px.Flops, "counted", $"counted: one {c.Width}×{c.Height} random map (Ops.PixelsNoise spec)"),
                 "pixels_seconds" => (px.Seconds, "measured", $"measured here: median time of one {c.Width}×{c.Height} random map"),
                 "pixels_watts" => (px.Watts, px.Watts is null ? "not measured" : "measured",
                     px.Watts is null ? $"not measured: {px.WattsNote}" : "measured here: average power while making random maps"),
-                _ => Counted(c, cost) is var (v, w) ? ((double?)v, "counted", w) : default,
+                _ => CountedRow(c, cost),
             };
             double? ratio = ours is > 0 ? c.Quantity / ours : null;
             rows.Add(new AuditRow(c, ours, kind, what, ratio, Verdict(c, ratio)));

@@ -93,6 +93,22 @@ public class TourCommandTests(QuickTourFixture tour) : IClassFixture<QuickTourFi
     }
 
     [Fact]
+    public void StepCurvesPassThroughEachPresetsOwnRun()
+    {
+        foreach (var p in Root.GetProperty("presets").EnumerateArray())
+        {
+            int steps = p.GetProperty("steps").GetInt32();
+            var point = p.GetProperty("by_steps").EnumerateArray().Single(b => b.GetProperty("steps").GetInt32() == steps);
+            Assert.Equal(p.GetProperty("flops").GetInt64(), point.GetProperty("flops").GetInt64());
+            Assert.Equal(p.GetProperty("projected_seconds").GetDouble(), point.GetProperty("projected_seconds").GetDouble(), 6);
+            // The run is its components (the single UNet pass is not one of them).
+            Assert.Equal(p.GetProperty("flops").GetInt64(), p.GetProperty("components").EnumerateArray().Sum(c => c.GetProperty("flops").GetInt64()));
+            var pts = p.GetProperty("by_steps").EnumerateArray().Select(b => b.GetProperty("flops").GetInt64()).ToList();
+            Assert.Equal(pts.OrderBy(x => x), pts);
+        }
+    }
+
+    [Fact]
     public void LadderIsOrderedAndRatiosAreToTheRandomMap()
     {
         var rows = Root.GetProperty("ladder").EnumerateArray().ToList();

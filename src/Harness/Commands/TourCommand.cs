@@ -217,12 +217,17 @@ public static class TourCommand
 
         // 4. Counted runs (meta pass), projected times, the audit, pixel vs latent.
         progress("tour [4/5] counting whole runs (shape-only passes) and the audit…");
-        double Project(IReadOnlyList<CostCommand.KindCost>? kinds) => kinds is null ? 0 : kinds.Sum(k =>
-        {
-            var r = rates.First(x => x.Kind == k.Kind);
-            double work = r.Unit == "FLOP/s" ? k.Flops : k.Bytes;
-            return work == 0 ? 0 : work / r.Rate;
-        });
+        // A component's counted work per kind ÷ that kind's rate. A component counted without a per-kind split (a text
+        // encoder row: transformer layers, almost all linear) is projected at the linear/gemm rate.
+        double Project(CostCommand.ComponentCost c) => c.ByKind is null
+            ? c.Flops / rates.First(x => x.Kind == "linear/gemm").Rate
+            : c.ByKind.Sum(k =>
+            {
+                var r = rates.First(x => x.Kind == k.Kind);
+                double work = r.Unit == "FLOP/s" ? k.Flops : k.Bytes;
+                return work == 0 ? 0 : work / r.Rate;
+            });
+        double ProjectRun(CostCommand.CostReport r) => r.Components.Where(c => c.Component != "unet pass").Sum(Project);
         double? watts = unetJoules is { } uj && unetSeconds is { } us ? uj / us : null;
         var ladder = new List<LadderRow>();
         void Add(string name, string shortName, string what, long flops, long mm, string flopsKind, double secs, string secsKind, double? joules, string joulesKind)
@@ -237,20 +242,20 @@ public static class TourCommand
                 "counted", useconds, "measured", unetJoules, unetJoules is null ? noJ : "measured");
         else
             Add("SD 1.5 UNet pass, 512², batch 1", "UNet pass", "one evaluation (--quick: not run)", sd15Pass.Flops, sd15Pass.MatmulFlops, "counted",
-                Project(sd15Pass.ByKind), "projected", null, "not measured: --quick");
+                Project(sd15Pass), "projected", null, "not measured: --quick");
         var vae = cost("sd15", 512, 512, 1, 0).Components.First(c => c.Component == "vae decoder");
-        double vaeSecs = Project(vae.ByKind);
+        double vaeSecs = Project(vae);
         Add("SD 1.5 VAE decode, 64² → 512²", "VAE decode", "the decoder alone", vae.Flops, vae.MatmulFlops, "counted", vaeSecs, "projected",
             watts * vaeSecs, watts is null ? noJ : "projected (measured UNet power × projected time)");
         var presets = new List<PresetRun>();
         foreach (var (name, shortName, model, size, steps, guidance) in LadderPresets)
         {
             var r = cost(model, size, size, steps, guidance);
-            double secs = Project(r.Total.ByKind);
+            double secs = ProjectRun(r);
             Add(name, shortName, $"{model} {size}², whole run: UNet × steps{(r.UnetEvaluationsPerStep > 1 ? " × 2 (CFG)" : "")} + scheduler + VAE decode",
                 r.Total.Flops, r.Total.MatmulFlops, "counted", secs, "projected", watts * secs,
                 watts is null ? noJ : "projected (measured UNet power × projected time)");
-            presets.Add(Preset(name, shortName, r, Project));
+            presets.Add(Preset(name, shortName, r, Project, secs));
         }
         ladder.Sort((a, b) => a.Flops.CompareTo(b.Flops));
         var audit = Tour.Audit.Run(Tour.Audit.Claims, cost, px);
@@ -272,20 +277,20 @@ public static class TourCommand
         return report;
     }
 
-    private static PresetRun Preset(string name, string shortName, CostCommand.CostReport r, Func<IReadOnlyList<CostCommand.KindCost>?, double> project)
+    private static PresetRun Preset(string name, string shortName, CostCommand.CostReport r, Func<CostCommand.ComponentCost, double> project, double seconds)
     {
         var comps = r.Components.Where(c => c.Component != "unet pass")
-            .Select(c => new ComponentShare(c.Component, c.Flops, project(c.ByKind), c.Note)).ToList();
+            .Select(c => new ComponentShare(c.Component, c.Flops, project(c), c.Note)).ToList();
         // FLOPs and time are linear in steps: per-step = UNet × CFG + scheduler; fixed = VAE (+ text encoder).
         var perStep = r.Components.Where(c => c.Component is "unet × steps" or "scheduler × steps").ToList();
         long stepFlops = perStep.Sum(c => c.Flops) / r.Steps;
-        double stepSecs = perStep.Sum(c => project(c.ByKind)) / r.Steps;
+        double stepSecs = perStep.Sum(project) / r.Steps;
         var fixedParts = r.Components.Where(c => c.Component is not ("unet pass" or "unet × steps" or "scheduler × steps")).ToList();
         long fixedFlops = fixedParts.Sum(c => c.Flops);
-        double fixedSecs = fixedParts.Sum(c => project(c.ByKind));
+        double fixedSecs = fixedParts.Sum(project);
         var bySteps = new[] { 1, 2, 4, 8, 10, 20, 30, 40, 50 }.Select(n => new StepPoint(n, fixedFlops + stepFlops * n, fixedSecs + stepSecs * n)).ToList();
         return new PresetRun(name, shortName, r.Model, r.Width, r.Height, r.Steps, r.Guidance, r.UnetEvaluationsPerStep, r.Total.Flops, r.Total.MatmulFlops,
-            project(r.Total.ByKind), comps, bySteps);
+            seconds, comps, bySteps);
     }
 
     /// <summary>Rates per kind from a measured ledger: each kind's summed launch time and counted work.</summary>
@@ -417,11 +422,17 @@ public static class TourCommand
             r.Presets.Select(p => new ChartSeries(p.Name, p.BySteps.Select(b => (double)b.Steps).ToArray(), p.BySteps.Select(b => (double)b.Flops).ToArray())).ToList(), logY: true));
         Add(Charts.Lines(P("chart_steps_seconds"), $"Seconds against steps (projected, {r.Accelerator})", "steps", "seconds (log scale)",
             r.Presets.Select(p => new ChartSeries(p.Name, p.BySteps.Select(b => (double)b.Steps).ToArray(), p.BySteps.Select(b => b.ProjectedSeconds).ToArray())).ToList(), logY: true));
-        var parts = new[] { "text encoder", "unet × steps", "scheduler × steps", "vae decoder" };
+        // Shares of each run: the UNet, scheduler and VAE rows, and every other row (the text encoder(s)) together.
+        string[] denoise = ["unet × steps", "scheduler × steps", "vae decoder"];
+        double Share(PresetRun p, Func<ComponentShare, bool> which) => 100.0 * p.Components.Where(which).Sum(c => (double)c.Flops) / p.Flops;
         Add(Charts.StackedBars(P("chart_components"), "Where the FLOPs go (share of each run, counted)", "% of the run's FLOPs",
             r.Presets.Select(p => p.Short).ToList(),
-            parts.Select(part => (part switch { "unet × steps" => "UNet × steps × CFG", "scheduler × steps" => "scheduler", "vae decoder" => "VAE decode", _ => part },
-                r.Presets.Select(p => 100.0 * (p.Components.FirstOrDefault(c => c.Component == part)?.Flops ?? 0) / p.Flops).ToArray())).ToList()));
+            [
+                ("text encoder", r.Presets.Select(p => Share(p, c => !denoise.Contains(c.Component))).ToArray()),
+                ("UNet × steps × CFG", r.Presets.Select(p => Share(p, c => c.Component == "unet × steps")).ToArray()),
+                ("scheduler", r.Presets.Select(p => Share(p, c => c.Component == "scheduler × steps")).ToArray()),
+                ("VAE decode", r.Presets.Select(p => Share(p, c => c.Component == "vae decoder")).ToArray()),
+            ]));
         var sp = r.PixelVsLatent;
         Add(Charts.Bar(P("chart_pixel_vs_latent"), "One SD 1.5-shaped UNet pass: latent vs pixel space (matmul FLOPs, counted)", "matmul FLOPs (log scale)",
             sp.SelectMany(x => new[] { $"{x.Space}: conv+linear", $"{x.Space}: attention" }).ToList(),

@@ -14,6 +14,7 @@ public static class Program
     /// <summary>Every command of <c>pixelcost</c>; each registers itself in its own file under Commands/.</summary>
     public static Command[] Commands() =>
     [
+        TourCommand.Create(),
         PixelsCommand.Create(),
         DevicesCommand.Create(),
         BenchCommand.Create(),

@@ -44,7 +44,40 @@ public static class CostCommand
 
     /// <summary>One component's counted cost. FLOPs follow the README's conventions (matmul = 2 per MAC).</summary>
     internal sealed record ComponentCost(string Component, string What, long Launches, long MatmulFlops, long Flops, long Transcendentals,
-        long? Parameters, long? WeightBytes, long? PeakActivationBytes, string? Note = null);
+        long? Parameters, long? WeightBytes, long? PeakActivationBytes, string? Note = null, IReadOnlyList<KindCost>? ByKind = null);
+
+    /// <summary>Counted work of one kind of op (<see cref="KindOf"/>): what the tour projects time from.</summary>
+    internal sealed record KindCost(string Kind, long Launches, long MatmulFlops, long Flops, long Bytes);
+
+    /// <summary>The op kinds time is projected by: conv, linear/gemm, attention (incl. softmax), norm, elementwise (the rest).</summary>
+    internal static readonly string[] Kinds = ["conv", "linear/gemm", "attention", "norm", "elementwise"];
+
+    internal static string KindOf(string op) => op switch
+    {
+        "conv2d" => "conv",
+        "linear" or "gemm" => "linear/gemm",
+        "attention" or "softmax" => "attention",
+        "group_norm" or "group_norm_silu" or "layer_norm" => "norm",
+        _ => "elementwise",
+    };
+
+    /// <summary>A ledger's entries rolled up by <see cref="KindOf"/>, every kind present (zeros where none ran), in <see cref="Kinds"/> order.</summary>
+    internal static IReadOnlyList<KindCost> ByKind(Ledger ledger)
+    {
+        var rows = ledger.ByOp().GroupBy(o => KindOf(o.Op)).ToDictionary(g => g.Key, g => g.ToList());
+        return Kinds.Select(k => rows.TryGetValue(k, out var ops)
+            ? new KindCost(k, ops.Sum(o => (long)o.Launches), ops.Sum(o => o.Cost.MatmulFlops), ops.Sum(o => o.Cost.Flops), ops.Sum(o => o.Cost.Bytes))
+            : new KindCost(k, 0, 0, 0, 0)).ToList();
+    }
+
+    /// <summary>Per-kind sums of several components' splits (a component without one adds nothing), each scaled by its factor.</summary>
+    internal static IReadOnlyList<KindCost> SumKinds(IEnumerable<(IReadOnlyList<KindCost>? Kinds, long Times)> parts)
+    {
+        var list = parts.Where(p => p.Kinds != null).ToList();
+        return Kinds.Select(k => new KindCost(k,
+            list.Sum(p => p.Kinds!.First(c => c.Kind == k).Launches * p.Times), list.Sum(p => p.Kinds!.First(c => c.Kind == k).MatmulFlops * p.Times),
+            list.Sum(p => p.Kinds!.First(c => c.Kind == k).Flops * p.Times), list.Sum(p => p.Kinds!.First(c => c.Kind == k).Bytes * p.Times))).ToList();
+    }
 
     internal sealed record CostReport(string Model, string Source, int Width, int Height, int Steps, double Guidance, int Batch,
         int UnetEvaluationsPerStep, IReadOnlyList<ComponentCost> Components, ComponentCost Total, ComponentCost RandomPixels,
@@ -79,28 +112,12 @@ public static class CostCommand
 
         // One UNet evaluation (batch × CFG), traced on meta tensors.
         progress?.Step("tracing one UNet evaluation", 1, 3);
-        ComponentCost unetPass;
-        List<ScopeCost> byBlock;
-        using (var unet = UnetModel.Random(meta, unetCfg, seed: 0))
-        {
-            long weights = meta.Memory.InUse;
-            meta.Ledger.Clear();
-            meta.ResetPeak();
-            using var x = meta.Allocate(b, unetCfg.InChannels, lh, lw);
-            using var t = meta.Allocate(b);
-            using var ctx = meta.Allocate(b, 77, unetCfg.CrossAttentionDim);
-            int timeIds = 6, pooled = xl ? unetCfg.ProjectionClassEmbeddingsInputDim - timeIds * unetCfg.AdditionTimeEmbedDim : 0;
-            using var te = xl ? meta.Allocate(b, pooled) : null;
-            using var ti = xl ? meta.Allocate(b, timeIds) : null;
-            using (var y = unet.Forward(x, t, ctx, te, ti)) { }
-            var c = meta.Ledger.TotalCost();
-            unetPass = new ComponentCost("unet pass", $"one evaluation, batch {b} ({batch} image{(batch > 1 ? "s" : "")}{(evals == 2 ? " × CFG 2" : "")}), latent {lh}×{lw}",
-                meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals, unet.ParameterCount, weights, meta.Memory.Peak - weights);
-            byBlock = meta.Ledger.ByScope(1).Select(s => new ScopeCost(s.Scope, s.Cost.MatmulFlops, s.Cost.Flops)).ToList();
-        }
+        var (unetPass, byBlock) = UnetPass(meta, unetCfg, b, lh, lw,
+            $"one evaluation, batch {b} ({batch} image{(batch > 1 ? "s" : "")}{(evals == 2 ? " × CFG 2" : "")}), latent {lh}×{lw}");
         components.Add(unetPass);
         components.Add(unetPass with { Component = "unet × steps", What = $"{n} step{(n > 1 ? "s" : "")} × {evals} evaluation{(evals > 1 ? "s" : "")} (batched)",
-            Launches = unetPass.Launches * n, MatmulFlops = unetPass.MatmulFlops * n, Flops = unetPass.Flops * n, Transcendentals = unetPass.Transcendentals * n });
+            Launches = unetPass.Launches * n, MatmulFlops = unetPass.MatmulFlops * n, Flops = unetPass.Flops * n, Transcendentals = unetPass.Transcendentals * n,
+            ByKind = SumKinds([(unetPass.ByKind, n)]) });
 
         progress?.Step("tracing the scheduler step", 2, 3);
         // The scheduler update: one fused denoise_step per step (guidance + the update; ancestral noise not counted).
@@ -110,7 +127,7 @@ public static class CostCommand
             Ops.DenoiseStep(meta, lat, mo, lat, new DenoiseCoefficients(1f, -0.1f, Guidance: (float)Math.Max(g, 1)));
         var sc = meta.Ledger.TotalCost();
         components.Add(new ComponentCost("scheduler × steps", $"{n} fused denoise_step launch{(n > 1 ? "es" : "")} (CFG + update)", n,
-            0, sc.Flops * n, sc.Transcendentals * n, 0, 0, null));
+            0, sc.Flops * n, sc.Transcendentals * n, 0, 0, null, ByKind: SumKinds([(ByKind(meta.Ledger), n)])));
 
         progress?.Step("tracing the VAE decoder", 3, 3);
         // The VAE decoder on the final latent.
@@ -123,7 +140,7 @@ public static class CostCommand
             using (var img = vae.Decode(lat)) { }
             var c = meta.Ledger.TotalCost();
             components.Add(new ComponentCost("vae decoder", $"{lh}×{lw} latent → {h}×{w} image", meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals,
-                vae.ParameterCount, vae.WeightBytes, meta.Memory.Peak - weights));
+                vae.ParameterCount, vae.WeightBytes, meta.Memory.Peak - weights, ByKind: ByKind(meta.Ledger)));
         }
         components.Add(new ComponentCost("text encoder", "not counted: the CLIP text encoder is not built yet", 0, 0, 0, 0, null, null, null,
             "not built yet"));
@@ -131,7 +148,7 @@ public static class CostCommand
         var run = components.Where(c => c.Component != "unet pass").ToList();
         var total = new ComponentCost("total", "one text-to-image run (without the text encoder)", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
             run.Sum(c => c.Flops), run.Sum(c => c.Transcendentals), run.Sum(c => c.Parameters ?? 0), run.Sum(c => c.WeightBytes ?? 0),
-            run.Max(c => c.PeakActivationBytes ?? 0));
+            run.Max(c => c.PeakActivationBytes ?? 0), ByKind: SumKinds(run.Select(c => (c.ByKind, 1L))));
 
         meta.Ledger.Clear();
         using (var px = meta.Allocate(h, w, 3)) Ops.PixelsNoise(meta, px, 0);
@@ -140,6 +157,32 @@ public static class CostCommand
         return new CostReport(model, preset ? "preset (deterministic random weights: cost does not depend on weight values)" : Path.GetFullPath(model),
             w, h, n, g, batch, evals, components, total, pixels, pixels.Flops > 0 ? (double)total.Flops / pixels.Flops : 0, byBlock,
             "counted from the graph's Specs: matmul FLOPs = 2 per multiply-accumulate (PyTorch FlopCounterMode), bias adds excluded; FLOPs = matmul + other; transcendentals listed apart");
+    }
+
+    /// <summary>
+    /// One UNet evaluation of <paramref name="cfg"/> on a [batch, in, h, w] sample, traced on <paramref name="meta"/>
+    /// (shape-only): its counted cost, split by kind, and by top-level block. <paramref name="h"/>/<paramref name="w"/> are
+    /// the UNet's input size (the latent; for a pixel-space UNet, the image).
+    /// </summary>
+    internal static (ComponentCost Pass, List<ScopeCost> ByBlock) UnetPass(MetaAccelerator meta, UnetConfig cfg, int batch, int h, int w, string what)
+    {
+        bool xl = cfg.HasTextTimeEmbedding;
+        using var unet = UnetModel.Random(meta, cfg, seed: 0);
+        long weights = meta.Memory.InUse;
+        meta.Ledger.Clear();
+        meta.ResetPeak();
+        using var x = meta.Allocate(batch, cfg.InChannels, h, w);
+        using var t = meta.Allocate(batch);
+        using var ctx = meta.Allocate(batch, 77, cfg.CrossAttentionDim);
+        int timeIds = 6, pooled = xl ? cfg.ProjectionClassEmbeddingsInputDim - timeIds * cfg.AdditionTimeEmbedDim : 0;
+        using var te = xl ? meta.Allocate(batch, pooled) : null;
+        using var ti = xl ? meta.Allocate(batch, timeIds) : null;
+        using (var y = unet.Forward(x, t, ctx, te, ti)) { }
+        var c = meta.Ledger.TotalCost();
+        var pass = new ComponentCost("unet pass", what, meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals, unet.ParameterCount, weights,
+            meta.Memory.Peak - weights, ByKind: ByKind(meta.Ledger));
+        var byBlock = meta.Ledger.ByScope(1).Select(s => new ScopeCost(s.Scope, s.Cost.MatmulFlops, s.Cost.Flops)).ToList();
+        return (pass, byBlock);
     }
 
     private static void Write(CostReport r, TextWriter stdout)

@@ -259,18 +259,11 @@ public sealed class DiffusionPipeline(IAccelerator acc, UnetModel unet, VaeDecod
     }
 
     /// <summary>Writes image <paramref name="index"/> of an [B,3,H,W] tensor in [−1, 1] as an 8-bit RGB PNG (round((v+1)/2·255),
-    /// clamped), under a temporary name renamed when complete.</summary>
-    public static void SavePng(Tensor image, string path, int index = 0)
+    /// clamped) with optional text chunks (prompt, seed, …), under a temporary name renamed when complete.</summary>
+    public static void SavePng(Tensor image, string path, int index = 0, IReadOnlyDictionary<string, string>? text = null)
     {
         if (image.Rank != 4 || image.Dim(1) != 3) throw new ArgumentException($"png: image {image.ShapeString} must be [B,3,H,W]");
-        int h = image.Dim(2), w = image.Dim(3);
-        var all = image.ToArray();
-        var rgb = new byte[h * w * 3];
-        int plane = h * w, baseIdx = index * 3 * plane;
-        for (int p = 0; p < plane; p++)
-            for (int c = 0; c < 3; c++)
-                rgb[3 * p + c] = (byte)Math.Clamp(MathF.Round((all[baseIdx + c * plane + p] + 1f) * 0.5f * 255f), 0f, 255f);
-        Png.Write(path, rgb, w, h, PngColor.Rgb);
+        Png.Write(path, RgbImage.FromTensor(image, index), text);
     }
 
     public void Dispose()

@@ -399,7 +399,7 @@ public class NoiseTests
         using var acc512 = new CpuAccelerator(2, 512);
         using var t = acc512.Allocate(n);
         Ops.FillUniform(acc512, t, 0x1234_5678_9abc_def0ul, stream: 3);
-        Assert.Equal("cpu.v2-avx512", acc512.Ledger.Entries[^1].Variant);
+        Assert.Equal("cpu.v2-simd-v512", acc512.Ledger.Entries[^1].Variant);
         // The same exact integer → float steps as the AVX2 path: bitwise the reference.
         var got512 = t.ToArray();
         Assert.Equal(expected, got512);
@@ -425,7 +425,7 @@ public class NoiseTests
         foreach (int variant in new[] { 2, 3 })
         {
             Ops.FillGaussian(acc512, t, 99, mean, std, stream: 1, variant: variant);
-            Assert.Equal(variant == 2 ? "cpu.v2-avx512" : "cpu.v3-avx512-polylog", acc512.Ledger.Entries[^1].Variant);
+            Assert.Equal(variant == 2 ? "cpu.v2-simd-v512" : "cpu.v3-simd-polylog-v512", acc512.Ledger.Entries[^1].Variant);
             var got = t.ToArray();
             // The same error budget as GaussianKernelMatchesReference (derivation there): the 512 path does the same
             // Box–Muller steps; its log/sin/cos are Vector512.Log/SinCos (v2) or SimdMath's Log/SinCos at full width (v3).

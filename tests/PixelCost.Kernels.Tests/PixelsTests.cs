@@ -243,7 +243,7 @@ public class PixelsTests
         using var acc = new CpuAccelerator(2, bits);
         using var img = acc.Allocate(h, w, 3);
         fill(acc, img);
-        Assert.Equal(variant.Replace("BITS", bits == 512 ? "avx512" : "avx2"), acc.Ledger.Entries[^1].Variant);
+        Assert.Equal(bits == 512 ? variant + "-v512" : variant, acc.Ledger.Entries[^1].Variant);
         return img.ToArray();
     }
 
@@ -253,22 +253,22 @@ public class PixelsTests
     {
         var expected = new float[h * w * 3];
         PixelsReference.Noise<F32>(expected, 42);
-        Assert.Equal(expected, Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
-        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"),
-            Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-BITS"));
+        Assert.Equal(expected, Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-simd"));
+        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-simd"),
+            Map(512, h, w, (a, t) => Ops.PixelsNoise(a, t, 42), "cpu.v2-simd"));
 
         foreach (int scale in new[] { 1, 3, 16, 1000 })
         {
             PixelsReference.SmoothNoise<F32>(expected, h, w, 9, scale);
-            var got = Map(512, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS");
+            var got = Map(512, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows");
             Assert.Equal(expected, got);
-            Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows-BITS"), got);
+            Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsSmoothNoise(a, t, 9, scale), "cpu.v1-rows"), got);
         }
 
         PixelsReference.Gradient<F32>(expected, h, w);
-        var grad = Map(512, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows-BITS");
+        var grad = Map(512, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows");
         Assert.Equal(expected, grad);
-        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows-BITS"), grad);
+        Assert.Equal(Map(256, h, w, (a, t) => Ops.PixelsGradient(a, t), "cpu.v1-rows"), grad);
     }
 
     [Theory]
@@ -299,7 +299,7 @@ public class PixelsTests
             using var s = acc.FromArray(src, n);
             using var d = acc.Allocate(DType.U8, n);
             Ops.QuantizeU8(acc, s, d);
-            Assert.Equal(bits == 512 ? "cpu.v1-avx512" : "cpu.v1-avx2", acc.Ledger.Entries[^1].Variant);
+            Assert.Equal(bits == 512 ? "cpu.v1-simd-v512" : "cpu.v1-simd", acc.Ledger.Entries[^1].Variant);
             got[bits == 512 ? 0 : 1] = d.AsSpan<byte>().ToArray();
         }
         Assert.Equal(expected, got[0]);

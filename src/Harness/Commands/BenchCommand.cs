@@ -67,17 +67,9 @@ public static class BenchCommand
         {
             var cfg = pr.InvocationConfiguration;
             TextWriter stdout = cfg.Output, stderr = cfg.Error;
-            try
-            {
-                var opts = new KernelBenchOptions(pr.GetValue(filter), pr.GetValue(threads), pr.GetValue(variant),
-                    pr.GetValue(json), pr.GetValue(baseline), pr.GetValue(minTime), pr.GetValue(simd), pr.GetValue(accelerator), pr.GetValue(sync));
-                return KernelBench.Run(opts, stdout, stderr);
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            var opts = new KernelBenchOptions(pr.GetValue(filter), pr.GetValue(threads), pr.GetValue(variant),
+                pr.GetValue(json), pr.GetValue(baseline), pr.GetValue(minTime), pr.GetValue(simd), pr.GetValue(accelerator), pr.GetValue(sync));
+            return KernelBench.Run(opts, stdout, stderr);
         });
         return cmd;
     }
@@ -131,7 +123,7 @@ internal sealed class BenchSetup(List<Tensor> tensors, Action<int> launch, Func<
 /// <summary>A result row (also the JSON schema; names become snake_case).</summary>
 internal sealed record BenchRow(
     string Accelerator, string Op, string Variant, string Case, string Shape, long Flops, long MatmulFlops, long OtherFlops,
-    long Transcendentals, long Bytes, double Seconds, int Repeats, double Gflops, double? PercentOfPeak, double Gbps,
+    long Transcendentals, long Bytes, double Seconds, int Repeats, double? Gflops, double? PercentOfPeak, double? Gbps,
     bool MemoryBound, double? PercentOfTriad, bool CacheResident, double? Joules, string? EnergyNote, double? VsBaseline);
 
 /// <summary>One accelerator's measured yardsticks in this run.</summary>
@@ -344,7 +336,9 @@ internal static class KernelBench
     /// without printing a table: what <c>bench kernels</c> prints and <c>compare</c> lays out per accelerator. Notes go
     /// to <paramref name="stdout"/> (to <paramref name="stderr"/> with --json); bad options are CliExceptions.
     /// </summary>
-    internal static (BenchReport Report, int Skipped) Collect(KernelBenchOptions o, TextWriter stdout, TextWriter stderr)
+    /// <param name="progress">The caller's progress line (compare runs several collections under one); null: one on
+    /// <paramref name="stderr"/>.</param>
+    internal static (BenchReport Report, int Skipped) Collect(KernelBenchOptions o, TextWriter stdout, TextWriter stderr, ProgressLine? progress = null)
     {
         // Validate everything before the (slow) peak measurements.
         if (o.Threads <= 0) throw new CliException($"--threads must be ≥ 1, got {o.Threads}");
@@ -402,18 +396,21 @@ internal static class KernelBench
 
             var rows = new List<BenchRow>();
             var devices = new List<BenchDevice>();
-            int skipped = 0;
+            int skipped = 0, done = 0;
+            using var own = progress is null ? ProgressLine.Start("bench kernels", stderr, o.Json) : null;
+            progress ??= own!;
             foreach (var acc in accs)
             {
                 if (!plan.Any(p => p.Acc == acc)) continue;
                 acc.SyncEachLaunch = o.Sync;
+                progress.Step($"{acc.Id}: measuring peak and bandwidth", done, plan.Count);
                 var dev = Measure(acc, o, Note);
                 devices.Add(dev);
                 var meter = EnergyMeterFor(acc);
                 try
                 {
                     foreach (var p in plan.Where(p => p.Acc == acc))
-                        rows.AddRange(RunRow(acc, p.Case, p.Variant, p.Baseline, dev, meter, o, stderr, ref skipped));
+                        rows.AddRange(RunRow(acc, p.Case, p.Variant, p.Baseline, dev, meter, o, stderr, ref skipped, progress, ++done, plan.Count));
                 }
                 finally { (meter as IDisposable)?.Dispose(); }
                 acc.TrimPool();
@@ -445,12 +442,10 @@ internal static class KernelBench
             case CpuAccelerator cpu:
                 if (cpu.IsVectorPathEmulated)
                     note($"--simd {cpu.VectorBits}: this CPU has no native {cpu.VectorBits}-bit SIMD; the kernels run emulated in software, so these times say nothing about hardware speed.");
-                if (!o.Json) note($"measuring peak FMA rate ({cpu.VectorBits}-bit) and triad bandwidth on {o.Threads} thread(s)…");
                 double peak = CpuPeak.MeasureFmaFlops(o.Threads, vectorBits: cpu.VectorBits);
                 double triad = CpuPeak.MeasureTriadBytesPerSecond(o.Threads);
                 return new BenchDevice(acc.Id, acc.Name, peak / 1e9, triad / 1e9, CacheBytes(), null);
             case IlgpuAccelerator { Kind: AcceleratorKind.Cuda } g:
-                if (!o.Json) note($"measuring peak FMA rate and triad bandwidth of {g.Name}…");
                 var r = GpuPeak.Measure(g.Device, TimeSpan.FromSeconds(0.5));
                 long? l2 = CudaDevices.Probe().Devices.FirstOrDefault(d => $"cuda:{d.Ordinal}" == g.Id)?.L2CacheBytes;
                 return new BenchDevice(acc.Id, acc.Name, r.Gflops, r.TriadGBps, l2, null);
@@ -511,7 +506,7 @@ internal static class KernelBench
     }
 
     private static List<BenchRow> RunRow(IAccelerator acc, BenchCase c, int variant, string? baseline,
-        BenchDevice dev, Energy.IEnergyMeter meter, KernelBenchOptions o, TextWriter stderr, ref int skipped)
+        BenchDevice dev, Energy.IEnergyMeter meter, KernelBenchOptions o, TextWriter stderr, ref int skipped, ProgressLine? progress, int index, int total)
     {
         var rows = new List<BenchRow>();
         string key = $"{c.Op} v{variant} {c.Label} on {acc.Id}";
@@ -530,7 +525,7 @@ internal static class KernelBench
                 skipped++;
                 return rows;
             }
-            if (!o.Json) stderr.WriteLine($"  {acc.Id}: {c.Key(entry.Variant)} …");
+            progress?.Step($"{acc.Id}: {c.Key(entry.Variant)}", index, total);
             setup.Fill();
             acc.Ledger.Enabled = false;
             Action? sync = acc.Kind == AcceleratorKind.Cpu ? null : acc.Synchronize;
@@ -580,16 +575,15 @@ internal static class KernelBench
     private static BenchRow MakeRow(string acc, string op, string variant, string label, string shape, Cost cost, TimingResult t,
         BenchDevice dev, Energy.EnergyReading energy, double? vs)
     {
-        double flopRate = cost.Flops / t.Median;
-        double byteRate = cost.Bytes / t.Median;
+        double? gflops = Rates.PerSecond(cost.Flops, t.Median), gbps = Rates.PerSecond(cost.Bytes, t.Median);
         double? balance = dev.MeasuredPeakGflops / dev.BandwidthGbps;
         bool memoryBound = balance is { } bal && cost.Bytes > 0 && (double)cost.Flops / cost.Bytes < bal;
         // A working set that fits the last-level cache is re-read from cache between repeats: rating it against DRAM
         // bandwidth would be meaningless, so it is flagged instead.
         bool cached = dev.CacheBytes is { } cb && cost.Bytes <= cb;
         return new BenchRow(acc, op, variant, label, shape, cost.Flops, cost.MatmulFlops, cost.OtherFlops, cost.Transcendentals,
-            cost.Bytes, t.Median, t.Repeats, flopRate / 1e9, dev.MeasuredPeakGflops is { } pk ? 100 * flopRate / 1e9 / pk : null,
-            byteRate / 1e9, memoryBound, memoryBound && !cached && dev.BandwidthGbps is { } bw ? 100 * byteRate / 1e9 / bw : null,
+            cost.Bytes, t.Median, t.Repeats, gflops, Rates.PercentOf(gflops, dev.MeasuredPeakGflops),
+            gbps, memoryBound, memoryBound && !cached ? Rates.PercentOf(gbps, dev.BandwidthGbps) : null,
             cached, energy.Joules, energy.NotMeasuredReason, vs);
     }
 
@@ -607,14 +601,7 @@ internal static class KernelBench
 
     private static void WriteTable(BenchReport r, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 200;
-
+        var console = Terminal.Console(stdout, 200);
         console.WriteLine($"machine: {r.Machine} ({r.LogicalProcessors} logical processors), {r.Os}, {r.Runtime}; min time/row {r.MinTime:G3} s");
         foreach (var d in r.Devices)
             console.WriteLine(d.MeasuredPeakGflops is { } pk
@@ -629,8 +616,8 @@ internal static class KernelBench
         {
             table.AddRow(
                 Markup.Escape(row.Accelerator), Markup.Escape(row.Op), Markup.Escape(row.Variant), Markup.Escape(row.Case),
-                (row.Flops / 1e9).ToString("F3"), (row.Seconds * 1e3).ToString("F3"), row.Gflops.ToString("F1"),
-                row.PercentOfPeak is { } pp ? pp.ToString("F1") : "–", row.Gbps.ToString("F1"),
+                (row.Flops / 1e9).ToString("F3"), (row.Seconds * 1e3).ToString("F3"), Rates.Format(row.Gflops),
+                Rates.Format(row.PercentOfPeak), Rates.Format(row.Gbps),
                 row.CacheResident && row.MemoryBound ? "in cache" : row.PercentOfTriad is { } pt ? pt.ToString("F0") : "",
                 row.Joules is { } j ? j < 1 ? $"{j * 1e3:F2} mJ" : $"{j:F2} J" : "–",
                 row.VsBaseline is { } vs ? $"{vs:F2}×" : "");

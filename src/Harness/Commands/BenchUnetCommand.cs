@@ -20,10 +20,10 @@ internal static class BenchUnet
     internal sealed record Split(string Name, int Launches, long Flops, double Seconds, double Share);
 
     internal sealed record Part(string Component, string Shape, long Launches, long MatmulFlops, long Flops, double Seconds, int Repeats,
-        double Gflops, double? PercentOfPeak, long PeakMemoryBytes, IReadOnlyList<Split> ByOp, IReadOnlyList<Split> ByBlock);
+        double? Gflops, double? PercentOfPeak, long PeakMemoryBytes, IReadOnlyList<Split> ByOp, IReadOnlyList<Split> ByBlock);
 
     internal sealed record Report(string Machine, string Accelerator, string Model, string Weights, int Width, int Height, int Batch,
-        double Seconds, double Gflops, double? MeasuredPeakGflops, double? PercentOfPeak, IReadOnlyList<Part> Parts);
+        double Seconds, double? Gflops, double? MeasuredPeakGflops, double? PercentOfPeak, IReadOnlyList<Part> Parts);
 
     public static Command Create()
     {
@@ -41,16 +41,8 @@ internal static class BenchUnet
         cmd.SetAction(pr =>
         {
             TextWriter stdout = pr.InvocationConfiguration.Output, stderr = pr.InvocationConfiguration.Error;
-            try
-            {
-                return Run(pr.GetValue(model)!, pr.GetValue(width), pr.GetValue(height), pr.GetValue(batch), pr.GetValue(vae),
-                    pr.GetValue(accelerator), pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(json), stdout, stderr);
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            return Run(pr.GetValue(model)!, pr.GetValue(width), pr.GetValue(height), pr.GetValue(batch), pr.GetValue(vae),
+                pr.GetValue(accelerator), pr.GetValue(threads), pr.GetValue(repeats), pr.GetValue(json), stdout, stderr);
         });
         return cmd;
     }
@@ -71,16 +63,18 @@ internal static class BenchUnet
 
         void Note(string line) { if (json) stderr.WriteLine(line); else stdout.WriteLine(line); }
         var accs = Accelerators.Open(accelerator, threads, 0, Note);
+        using var progress = ProgressLine.Start("bench unet", stderr, json);
         var reports = new List<Report>();
         try
         {
             foreach (var acc in accs)
             {
                 var opts = new KernelBenchOptions(null, threads, null, json, null, 1.0);
+                progress.Step($"{acc.Id}: measuring peak and bandwidth");
                 var dev = KernelBench.Measure(acc, opts, Note);
                 var parts = new List<Part>();
                 int lh = h / 8, lw = w / 8;
-                if (!json) stderr.WriteLine($"{acc.Id}: loading {(preset ? "random " : "")}{model} weights…");
+                progress.Step($"{acc.Id}: loading {(preset ? "random " : "")}{model} weights");
                 using (var unet = preset ? UnetModel.Random(acc, cfg, seed: 1) : UnetModel.Load(acc, model, cfg))
                 {
                     using var x = acc.Allocate(batch, cfg.InChannels, lh, lw);
@@ -92,7 +86,7 @@ internal static class BenchUnet
                     foreach (var (tensor, i) in new[] { x, t, ctx, te, ti }.Select((v, i) => (v, i)))
                         if (tensor is not null) Ops.FillGaussian(acc, tensor, 42, stream: (ulong)i);
                     acc.Synchronize();
-                    parts.Add(Time(acc, "unet", $"[{batch},{cfg.InChannels},{lh},{lw}] ctx 77×{cfg.CrossAttentionDim}", repeats, dev, stderr, json,
+                    parts.Add(Time(acc, "unet", $"[{batch},{cfg.InChannels},{lh},{lw}] ctx 77×{cfg.CrossAttentionDim}", repeats, dev, progress,
                         () => unet.Forward(x, t, ctx, te, ti).Dispose()));
                 }
                 acc.TrimPool();
@@ -102,14 +96,14 @@ internal static class BenchUnet
                     using var vae = VaeDecoder.Random(acc, vcfg, seed: 1);
                     using var lat = acc.Allocate(batch, vcfg.LatentChannels, lh, lw);
                     Ops.FillGaussian(acc, lat, 43);
-                    parts.Add(Time(acc, "vae decoder", $"[{batch},{vcfg.LatentChannels},{lh},{lw}] → [{batch},3,{h},{w}]", repeats, dev, stderr, json,
+                    parts.Add(Time(acc, "vae decoder", $"[{batch},{vcfg.LatentChannels},{lh},{lw}] → [{batch},3,{h},{w}]", repeats, dev, progress,
                         () => vae.Decode(lat).Dispose()));
                     acc.TrimPool();
                 }
                 double secs = parts.Sum(p => p.Seconds);
-                double gflops = parts.Sum(p => p.Flops) / secs / 1e9;
+                double? gflops = Rates.PerSecond(parts.Sum(p => p.Flops), secs);
                 reports.Add(new Report(KernelBench.MachineName(), acc.Name, model, preset ? "random (cost and speed do not depend on weight values)" : Path.GetFullPath(model),
-                    w, h, batch, secs, gflops, dev.MeasuredPeakGflops, dev.MeasuredPeakGflops is { } pk ? 100 * gflops / pk : null, parts));
+                    w, h, batch, secs, gflops, dev.MeasuredPeakGflops, Rates.PercentOf(gflops, dev.MeasuredPeakGflops), parts));
             }
         }
         finally
@@ -121,20 +115,23 @@ internal static class BenchUnet
             // One accelerator: the report itself (top-level seconds, gflops, measured_peak_gflops as bench kernels has them).
             stdout.WriteLine(reports.Count == 1 ? JsonSerializer.Serialize(reports[0], KernelBench.JsonOptions) : JsonSerializer.Serialize(reports, KernelBench.JsonOptions));
         }
-        else foreach (var r in reports) Write(r, stdout);
+        else
+        {
+            progress.Clear();
+            foreach (var r in reports) Write(r, stdout);
+        }
         return 0;
     }
 
     /// <summary>One warm-up evaluation (kernels compiled, pool filled; not recorded), one with the ledger on (the splits),
     /// then the median of timed ones with the ledger off.</summary>
-    private static Part Time(IAccelerator acc, string component, string shape, int repeats, BenchDevice dev, TextWriter stderr, bool json, Action forward)
+    private static Part Time(IAccelerator acc, string component, string shape, int repeats, BenchDevice dev, ProgressLine progress, Action forward)
     {
         acc.Ledger.Enabled = false;
-        var sw = Stopwatch.StartNew();
-        if (!json) stderr.Write($"  {acc.Id}: {component} warm-up…");
+        progress.Step($"{acc.Id}: {component} warm-up");
         forward();
         acc.Synchronize();
-        if (!json) stderr.WriteLine($" {sw.Elapsed.TotalSeconds:F2} s");
+        progress.Step($"{acc.Id}: {component} recorded evaluation (ledger on)");
         acc.Ledger.Clear();
         acc.Ledger.Enabled = true;
         forward();
@@ -151,34 +148,27 @@ internal static class BenchUnet
         var times = new List<double>();
         for (int i = 0; i < repeats; i++)
         {
-            if (!json) stderr.Write($"  {acc.Id}: {component} {i + 1}/{repeats}…");
+            progress.Step($"{acc.Id}: {component} timed evaluation", i + 1, repeats);
             var s = Stopwatch.StartNew();
             forward();
             acc.Synchronize();
             times.Add(s.Elapsed.TotalSeconds);
-            if (!json) stderr.WriteLine($" {times[^1]:F2} s");
         }
         acc.Ledger.Enabled = true;
         times.Sort();
         double median = times.Count % 2 == 1 ? times[times.Count / 2] : (times[times.Count / 2 - 1] + times[times.Count / 2]) / 2;
-        double gflops = cost.Flops / median / 1e9;
+        double? gflops = Rates.PerSecond(cost.Flops, median);
         return new Part(component, shape, entries.Count, cost.MatmulFlops, cost.Flops, median, repeats, gflops,
-            dev.MeasuredPeakGflops is { } pk ? 100 * gflops / pk : null, acc.Memory.Peak, byOp, byBlock);
+            Rates.PercentOf(gflops, dev.MeasuredPeakGflops), acc.Memory.Peak, byOp, byBlock);
     }
 
     private static void Write(Report r, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 160;
+        var console = Terminal.Console(stdout, 160);
         console.WriteLine($"{r.Accelerator} on {r.Machine}: {r.Model} ({r.Weights}) at {r.Width}×{r.Height}, batch {r.Batch}; measured peak {(r.MeasuredPeakGflops is { } p ? $"{p:F1} GFLOP/s" : "–")}");
         foreach (var part in r.Parts)
         {
-            console.WriteLine($"{part.Component} {part.Shape}: {part.Seconds:F3} s (median of {part.Repeats}), {part.MatmulFlops / 1e9:N1} G matmul FLOP, {part.Gflops:F1} GFLOP/s" +
+            console.WriteLine($"{part.Component} {part.Shape}: {part.Seconds:F3} s (median of {part.Repeats}), {part.MatmulFlops / 1e9:N1} G matmul FLOP, {Rates.Format(part.Gflops)} GFLOP/s" +
                 $"{(part.PercentOfPeak is { } pp ? $" = {pp:F1}% of measured peak" : "")}, peak memory {part.PeakMemoryBytes / 1e6:N0} MB (weights + activations, pool)");
             foreach (var (title, rows) in new[] { ("op", part.ByOp), ("block", part.ByBlock) })
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using PixelCost.Harness.Reporting;
 using Spectre.Console;
 
 namespace PixelCost.Harness.Commands;
@@ -27,21 +28,13 @@ public static class CompareCommand
         {
             var cfg = pr.InvocationConfiguration;
             TextWriter stdout = cfg.Output, stderr = cfg.Error;
-            try
-            {
-                return Run(pr.GetValue(ops), pr.GetValue(accelerators), pr.GetValue(minTime), pr.GetValue(json), pr.GetValue(threads), stdout, stderr);
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            return Run(pr.GetValue(ops), pr.GetValue(accelerators), pr.GetValue(minTime), pr.GetValue(json), pr.GetValue(threads), stdout, stderr);
         });
         return cmd;
     }
 
     /// <summary>One accelerator's cell of a row: its fastest variant there.</summary>
-    internal sealed record CompareCell(string Accelerator, string Variant, double Seconds, double Gflops, double? PercentOfPeak,
+    internal sealed record CompareCell(string Accelerator, string Variant, double Seconds, double? Gflops, double? PercentOfPeak,
         double? Joules, string? EnergyNote);
 
     /// <summary>cpu ÷ cuda time: > 1 means the GPU is that many times faster.</summary>
@@ -58,6 +51,7 @@ public static class CompareCommand
         var devices = new List<BenchDevice>();
         var notes = new List<string>();
         int skipped = 0;
+        using var progress = ProgressLine.Start("compare", stderr, json);
         foreach (var spec in specs)
         {
             // Notes (e.g. "no CUDA device (…)") and progress are kept and shown once the table is ready.
@@ -66,7 +60,7 @@ public static class CompareCommand
             var o = new KernelBenchOptions(ops, threads, null, json, null, minTime, null, spec);
             BenchReport report;
             int sk;
-            try { (report, sk) = KernelBench.Collect(o, outNotes, errNotes); }
+            try { (report, sk) = KernelBench.Collect(o, outNotes, errNotes, progress); }
             catch (CliException e) when (specs.Length > 1)
             {
                 // e.g. a filter naming a cpu variant matches nothing on cuda: say so and go on with the others.
@@ -100,6 +94,7 @@ public static class CompareCommand
             table.Add(new CompareRow(g.Key.Op, g.Key.Case, g.First().Flops, cells,
                 cpu is not null && gpu is not null ? cpu.Seconds / gpu.Seconds : null, gpu?.Accelerator));
         }
+        progress.Clear();
         var result = new CompareReport(devices, columns, table, notes);
         if (json)
         {
@@ -115,13 +110,7 @@ public static class CompareCommand
 
     private static void WriteTable(CompareReport r, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 240;
+        var console = Terminal.Console(stdout, 240);
         foreach (var d in r.Devices)
             console.WriteLine(d.MeasuredPeakGflops is { } pk
                 ? $"{d.Name}: measured peak {pk:F1} GFLOP/s, measured bandwidth {d.BandwidthGbps:F1} GB/s"
@@ -141,11 +130,11 @@ public static class CompareCommand
             foreach (var c in r.Columns)
             {
                 var cell = row.Accelerators.FirstOrDefault(x => x.Accelerator == c);
-                if (cell is null) { cells.AddRange(["–", "–", "–", "–", "–"]); continue; }
+                if (cell is null) { cells.AddRange(Enumerable.Repeat(Rates.NotApplicable, 5)); continue; }
                 cells.Add(Markup.Escape(cell.Variant));
                 cells.Add((cell.Seconds * 1e3).ToString("F3"));
-                cells.Add(cell.Gflops.ToString("F1"));
-                cells.Add(cell.PercentOfPeak is { } p ? p.ToString("F1") : "–");
+                cells.Add(Rates.Format(cell.Gflops));
+                cells.Add(Rates.Format(cell.PercentOfPeak));
                 cells.Add(cell.Joules is { } j ? j < 1 ? $"{j * 1e3:F2} mJ" : $"{j:F2} J" : "–");
             }
             if (ratio) cells.Add(row.CpuOverGpu is { } x ? $"{x:F2}×" : "–");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Meta;
 using PixelCost.Runtime.Models;
@@ -31,18 +32,12 @@ public static class CostCommand
         {
             var stdout = pr.InvocationConfiguration.Output;
             var stderr = pr.InvocationConfiguration.Error;
-            try
-            {
-                var report = Collect(pr.GetValue(model)!, pr.GetValue(width), pr.GetValue(height), pr.GetValue(steps), pr.GetValue(guidance), pr.GetValue(batch));
-                if (pr.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
-                else Write(report, stdout);
-                return 0;
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            CostReport report;
+            using (var progress = ProgressLine.Start("cost", stderr, pr.GetValue(json)))
+                report = Collect(pr.GetValue(model)!, pr.GetValue(width), pr.GetValue(height), pr.GetValue(steps), pr.GetValue(guidance), pr.GetValue(batch), progress);
+            if (pr.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
+            else Write(report, stdout);
+            return 0;
         });
         return cmd;
     }
@@ -57,7 +52,7 @@ public static class CostCommand
 
     internal sealed record ScopeCost(string Scope, long MatmulFlops, long Flops);
 
-    internal static CostReport Collect(string model, int? width, int? height, int? steps, double? guidance, int batch)
+    internal static CostReport Collect(string model, int? width, int? height, int? steps, double? guidance, int batch, ProgressLine? progress = null)
     {
         bool preset = UnetConfig.PresetNames.Contains(model);
         if (!preset && !Directory.Exists(model))
@@ -83,6 +78,7 @@ public static class CostCommand
         var components = new List<ComponentCost>();
 
         // One UNet evaluation (batch × CFG), traced on meta tensors.
+        progress?.Step("tracing one UNet evaluation", 1, 3);
         ComponentCost unetPass;
         List<ScopeCost> byBlock;
         using (var unet = UnetModel.Random(meta, unetCfg, seed: 0))
@@ -106,6 +102,7 @@ public static class CostCommand
         components.Add(unetPass with { Component = "unet × steps", What = $"{n} step{(n > 1 ? "s" : "")} × {evals} evaluation{(evals > 1 ? "s" : "")} (batched)",
             Launches = unetPass.Launches * n, MatmulFlops = unetPass.MatmulFlops * n, Flops = unetPass.Flops * n, Transcendentals = unetPass.Transcendentals * n });
 
+        progress?.Step("tracing the scheduler step", 2, 3);
         // The scheduler update: one fused denoise_step per step (guidance + the update; ancestral noise not counted).
         meta.Ledger.Clear();
         using (var lat = meta.Allocate(batch, unetCfg.InChannels, lh, lw))
@@ -115,6 +112,7 @@ public static class CostCommand
         components.Add(new ComponentCost("scheduler × steps", $"{n} fused denoise_step launch{(n > 1 ? "es" : "")} (CFG + update)", n,
             0, sc.Flops * n, sc.Transcendentals * n, 0, 0, null));
 
+        progress?.Step("tracing the VAE decoder", 3, 3);
         // The VAE decoder on the final latent.
         using (var vae = VaeDecoder.Random(meta, vaeCfg, seed: 0))
         {
@@ -146,13 +144,7 @@ public static class CostCommand
 
     private static void Write(CostReport r, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 180;
+        var console = Terminal.Console(stdout, 180);
         console.WriteLine($"pixelcost cost — {r.Model} ({r.Source}), {r.Width}×{r.Height}, {r.Steps} steps, guidance {r.Guidance:G3} ({r.UnetEvaluationsPerStep} UNet evaluation{(r.UnetEvaluationsPerStep > 1 ? "s" : "")} per step), batch {r.Batch}");
         var t = new Table().Border(TableBorder.Rounded);
         foreach (var col in new[] { "component", "what", "launches", "matmul TFLOP", "all TFLOP", "transcend. (G)", "parameters (M)", "weights MB", "peak act. MB" })

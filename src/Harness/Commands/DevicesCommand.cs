@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using PixelCost.Harness.Energy;
+using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Cpu;
 using PixelCost.Kernels.Ilgpu;
@@ -17,9 +18,7 @@ namespace PixelCost.Harness.Commands;
 /// </summary>
 public static class DevicesCommand
 {
-    public static Command Create() => Create(Console.Out, Console.Error);
-
-    internal static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create()
     {
         var threads = new Option<int>("--threads")
         {
@@ -40,11 +39,14 @@ public static class DevicesCommand
         cmd.Options.Add(seconds);
         cmd.SetAction(pr =>
         {
+            TextWriter stdout = pr.InvocationConfiguration.Output, stderr = pr.InvocationConfiguration.Error;
             int n = pr.GetValue(threads);
             double s = pr.GetValue(seconds);
-            if (n <= 0) return Fail(stderr, $"--threads must be ≥ 1, got {n}");
-            if (!(s > 0) || s > 600) return Fail(stderr, $"--seconds must be in (0, 600], got {s.ToString(CultureInfo.InvariantCulture)}");
-            var report = Collect(n, s);
+            if (n <= 0) throw new CliException($"--threads must be ≥ 1, got {n}");
+            if (!(s > 0) || s > 600) throw new CliException($"--seconds must be in (0, 600], got {s.ToString(CultureInfo.InvariantCulture)}");
+            Report report;
+            using (var progress = ProgressLine.Start("devices", stderr, pr.GetValue(json)))
+                report = Collect(n, s, progress);
             if (pr.GetValue(json)) WriteJson(report, stdout);
             else WriteTable(report, stdout);
             return 0;
@@ -54,13 +56,7 @@ public static class DevicesCommand
 
     /// <summary>Runs `devices` in-process with the given writers (used by tests; Program.Main goes through Create()).</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
-        Cli.RunInProcess(["devices", .. args], stdout, stderr, Create(stdout, stderr));
-
-    private static int Fail(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"pixelcost: error: {message}");
-        return 1;
-    }
+        Cli.RunInProcess(["devices", .. args], stdout, stderr, Create());
 
     internal sealed record CpuReport(
         string Name, int Cores, int LogicalProcessors, int SimdWidthBits, IReadOnlyList<string> Isa,
@@ -82,16 +78,19 @@ public static class DevicesCommand
 
     internal sealed record Report(CpuReport Cpu, IlgpuCpuReport IlgpuCpu, CudaReport Cuda, IReadOnlyList<MeterReport> EnergyMeters);
 
-    internal static Report Collect(int threads, double seconds)
+    internal static Report Collect(int threads, double seconds, ProgressLine? progress = null)
     {
         var (name, cores) = CpuIdentity();
+        progress?.Step("measuring the CPU's peak FMA rate and triad bandwidth", 1, 3);
         double flops = CpuPeak.MeasureFmaFlops(threads, seconds, vectorBits: Math.Max(256, CpuAccelerator.SimdWidthBits));
         double triad = CpuPeak.MeasureTriadBytesPerSecond(threads, seconds);
         var cpu = new CpuReport(name, cores, Environment.ProcessorCount, CpuAccelerator.SimdWidthBits, Isa(), threads, flops, triad, seconds);
         var meters = EnergyMeters.All().Select(m => new MeterReport(m.Name, m.Unavailable is null, m.Unavailable)).ToList();
+        progress?.Step("opening ILGPU's CPU accelerator", 2, 3);
         IlgpuCpuReport ilgpu;
         using (var sim = IlgpuAccelerator.CreateCpu())
             ilgpu = new IlgpuCpuReport(sim.Id, sim.Name, sim.Device.WarpSize, sim.Device.NumMultiprocessors, sim.Device.MaxNumThreadsPerGroup);
+        progress?.Step("probing CUDA devices", 3, 3);
         return new Report(cpu, ilgpu, Cuda(seconds), meters);
     }
 
@@ -167,7 +166,7 @@ public static class DevicesCommand
 
     private static void WriteTable(Report r, TextWriter stdout)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+        var console = Terminal.Console(stdout, 160);
         var t = new Table().Title("Accelerators").AddColumn("Device").AddColumn("Property").AddColumn("Value");
         var c = r.Cpu;
         void Row(string device, string property, string value) =>

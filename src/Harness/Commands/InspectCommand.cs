@@ -33,15 +33,7 @@ public static class InspectCommand
         cmd.SetAction(pr =>
         {
             var cfg = pr.InvocationConfiguration;
-            try
-            {
-                return Inspect(pr.GetValue(path)!, pr.GetValue(filter), pr.GetValue(page), pr.GetValue(pageSize), pr.GetValue(json), cfg.Output);
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                cfg.Error.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            return Inspect(pr.GetValue(path)!, pr.GetValue(filter), pr.GetValue(page), pr.GetValue(pageSize), pr.GetValue(json), cfg.Output);
         });
         return cmd;
     }

@@ -17,15 +17,15 @@ namespace PixelCost.Harness.Commands;
 /// </summary>
 public static class PixelsCommand
 {
-    private sealed record Settings(int Width, int Height, string Out, ulong Seed, int Threads, bool Json, int Scale, int Cell,
+    /// <param name="Scale">Null: not given (64, at most half the image's smaller side).</param>
+    /// <param name="Cell">Null: not given (as Scale).</param>
+    private sealed record Settings(int Width, int Height, string Out, ulong Seed, int Threads, bool Json, int? Scale, int? Cell,
         double MinSeconds, string Simd);
 
-    public static Command Create() => Build(Console.Out, Console.Error);
-
     /// <summary>In-process entry for tests: the same parsing and error lines as <c>pixelcost pixels …</c>.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Cli.RunInProcess(["pixels", .. args], stdout, stderr, Build(stdout, stderr));
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Cli.RunInProcess(["pixels", .. args], stdout, stderr, Create());
 
-    private static Command Build(TextWriter stdout, TextWriter stderr)
+    public static Command Create()
     {
         var width = new Option<int>("--width") { Description = "Image width in pixels", DefaultValueFactory = _ => 1024 };
         var height = new Option<int>("--height") { Description = "Image height in pixels", DefaultValueFactory = _ => 1024 };
@@ -33,8 +33,8 @@ public static class PixelsCommand
         var seed = new Option<ulong>("--seed") { Description = "Philox seed (64-bit)", DefaultValueFactory = _ => 42UL };
         var threads = new Option<int>("--threads") { Description = "CPU worker threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout (and nothing else)" };
-        var scale = new Option<int>("--scale") { Description = "Smooth noise: pixels per lattice cell", DefaultValueFactory = _ => 64 };
-        var cell = new Option<int>("--cell") { Description = "Checkerboard: cell size in pixels", DefaultValueFactory = _ => 64 };
+        var scale = new Option<int?>("--scale") { Description = "Smooth noise: pixels per lattice cell, 1 … the image's smaller side (default 64, at most half the smaller side)" };
+        var cell = new Option<int?>("--cell") { Description = "Checkerboard: cell size in pixels, 1 … the image's smaller side (default 64, at most half the smaller side)" };
         var minSeconds = new Option<double>("--min-seconds") { Description = "Timed work per launch kind (median over repeats)", DefaultValueFactory = _ => 1.0 };
         var simd = Cli.SimdOption();
 
@@ -44,23 +44,9 @@ public static class PixelsCommand
         {
             var s = new Settings(pr.GetValue(width), pr.GetValue(height), pr.GetValue(output)!, pr.GetValue(seed), pr.GetValue(threads),
                 pr.GetValue(json), pr.GetValue(scale), pr.GetValue(cell), pr.GetValue(minSeconds), pr.GetValue(simd)!);
-            try
-            {
-                return Execute(s, stdout, stderr);
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            return Execute(s, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
         return cmd;
-    }
-
-    private static int Fail(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"pixelcost: error: {message}");
-        return 1;
     }
 
     /// <summary>Bytes the run holds at once: the float image, its 8-bit copy, the PNG (≈ raw size), smooth noise's row table.</summary>
@@ -69,30 +55,34 @@ public static class PixelsCommand
     private static int Execute(Settings s, TextWriter stdout, TextWriter stderr)
     {
         // Every check before any work or file: no half-written output.
-        if (s.Threads <= 0) return Fail(stderr, $"--threads must be ≥ 1 (got {s.Threads})");
-        if (s.Width <= 0) return Fail(stderr, $"--width must be ≥ 1 pixel (got {s.Width})");
-        if (s.Height <= 0) return Fail(stderr, $"--height must be ≥ 1 pixel (got {s.Height})");
+        if (s.Threads <= 0) throw new CliException($"--threads must be ≥ 1 (got {s.Threads})");
+        if (s.Width <= 0) throw new CliException($"--width must be ≥ 1 pixel (got {s.Width})");
+        if (s.Height <= 0) throw new CliException($"--height must be ≥ 1 pixel (got {s.Height})");
         const int maxSide = 1 << 28; // the pixel ops' limit (PixelsSpec): keeps 2W + 1 and x + y + 1 inside int
-        if (s.Width > maxSide) return Fail(stderr, $"--width {s.Width} is too large (at most {maxSide:N0} pixels)");
-        if (s.Height > maxSide) return Fail(stderr, $"--height {s.Height} is too large (at most {maxSide:N0} pixels)");
-        if (s.Scale <= 0) return Fail(stderr, $"--scale must be ≥ 1 pixel per lattice cell (got {s.Scale})");
-        if (s.Cell <= 0) return Fail(stderr, $"--cell must be ≥ 1 pixel (got {s.Cell})");
-        if (!(s.MinSeconds >= 0) || s.MinSeconds > 3600) return Fail(stderr, $"--min-seconds must be between 0 and 3600 (got {s.MinSeconds})");
+        if (s.Width > maxSide) throw new CliException($"--width {s.Width} is too large (at most {maxSide:N0} pixels)");
+        if (s.Height > maxSide) throw new CliException($"--height {s.Height} is too large (at most {maxSide:N0} pixels)");
+        // A lattice cell or checker cell larger than the image would make a blank (one-colour) image.
+        int side = Math.Min(s.Width, s.Height), byDefault = Math.Clamp(side / 2, 1, 64);
+        int scale = s.Scale ?? byDefault, cell = s.Cell ?? byDefault;
+        if (scale < 1 || scale > side)
+            throw new CliException($"--scale must be between 1 and the image's smaller side {side} (--width {s.Width}, --height {s.Height}), got {scale}");
+        if (cell < 1 || cell > side)
+            throw new CliException($"--cell must be between 1 and the image's smaller side {side} (--width {s.Width}, --height {s.Height}), got {cell}");
+        if (!(s.MinSeconds >= 0) || s.MinSeconds > 3600) throw new CliException($"--min-seconds must be between 0 and 3600 (got {s.MinSeconds})");
         int vectorBits = Cli.ParseSimd(s.Simd);
 
         long values = (long)s.Width * s.Height * 3;
         long floatBytes = values * 4;
         if (values > int.MaxValue)
-            return Fail(stderr, $"--width {s.Width} × --height {s.Height} is too large: the RGB float image needs {floatBytes:N0} bytes " +
+            throw new CliException($"--width {s.Width} × --height {s.Height} is too large: the RGB float image needs {floatBytes:N0} bytes " +
                 $"and at most {int.MaxValue:N0} values ({int.MaxValue / 3:N0} pixels) fit one buffer");
-        long need = PeakBytes(s.Width, s.Height, s.Scale);
+        long need = PeakBytes(s.Width, s.Height, scale);
         long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (need > available * 0.8)
-            return Fail(stderr, $"--width {s.Width} × --height {s.Height} needs about {need:N0} bytes ({floatBytes:N0} for the RGB float image); " +
+            throw new CliException($"--width {s.Width} × --height {s.Height} needs about {need:N0} bytes ({floatBytes:N0} for the RGB float image); " +
                 $"only {available:N0} bytes of memory are available");
 
-        string dir = Path.GetFullPath(s.Out);
-        if (ProbeWritable(dir) is { } why) return Fail(stderr, $"--out '{s.Out}': {why}");
+        string dir = Cli.WritableFolder(s.Out, "--out");
 
         using var acc = new CpuAccelerator(s.Threads, vectorBits);
         if (acc.IsVectorPathEmulated)
@@ -105,22 +95,24 @@ public static class PixelsCommand
         var maps = new (string File, string Title, Action Launch)[]
         {
             ("01_random_noise.png", "Uniform random noise (Philox-4x32-10)", () => Ops.PixelsNoise(acc, img, s.Seed)),
-            ("02_smooth_noise.png", $"Smooth value noise (scale {s.Scale} px)", () => Ops.PixelsSmoothNoise(acc, img, s.Seed, s.Scale)),
+            ("02_smooth_noise.png", $"Smooth value noise (scale {scale} px)", () => Ops.PixelsSmoothNoise(acc, img, s.Seed, scale)),
             ("03_gradient.png", "Gradient (R along x, G along y, B diagonal)", () => Ops.PixelsGradient(acc, img)),
-            ("04_checkerboard.png", $"Checkerboard (cell {s.Cell} px)", () => Ops.PixelsCheckerboard(acc, img, s.Cell)),
+            ("04_checkerboard.png", $"Checkerboard (cell {cell} px)", () => Ops.PixelsCheckerboard(acc, img, cell)),
         };
 
         var report = new PixelsReport(acc.Name, w, h, s.Seed, s.Threads, dir, meter?.Name ?? "none", meter?.Unavailable ?? meterNote, []);
-        var console = s.Json ? null : MakeConsole(stdout);
+        var console = s.Json ? null : Terminal.Console(stdout, 160);
+        using var progress = ProgressLine.Start("pixels", stderr, s.Json);
         console?.MarkupLine($"[bold]pixelcost pixels[/] — {w}×{h} RGB on {Markup.Escape(acc.Name)}, seed {s.Seed}, output {Markup.Escape(dir)}");
 
-        foreach (var (file, title, launch) in maps)
+        for (int m = 0; m < maps.Length; m++)
         {
-            var rows = new List<LaunchRow>
-            {
-                Measure(acc, launch, meter, s.MinSeconds),
-                Measure(acc, () => Ops.QuantizeU8(acc, img, q), meter, s.MinSeconds),
-            };
+            var (file, title, launch) = maps[m];
+            progress.Step($"{file}: timing the map", m + 1, maps.Length);
+            var rows = new List<LaunchRow> { Measure(acc, launch, meter, s.MinSeconds) };
+            progress.Step($"{file}: timing quantize_u8", m + 1, maps.Length);
+            rows.Add(Measure(acc, () => Ops.QuantizeU8(acc, img, q), meter, s.MinSeconds));
+            progress.Step($"{file}: writing the PNG", m + 1, maps.Length);
             string path = Path.Combine(dir, file);
             // PNG encoding is not an op on the accelerator: timed once, no FLOPs counted.
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -128,6 +120,7 @@ public static class PixelsCommand
             double pngSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
             var image = new ImageReport(file, title, path, rows, pngSeconds);
             report.Images.Add(image);
+            progress.Clear();
             if (console != null) Print(console, image);
         }
 
@@ -135,23 +128,6 @@ public static class PixelsCommand
         else console!.MarkupLine("[grey]FLOPs are the ops' spec counts (validated in tests against the counting reference); bytes are the spec's " +
             "minimum traffic; rates are spec figures ÷ median time. Transcendentals are listed apart, not folded into FLOPs.[/]");
         return 0;
-    }
-
-    /// <summary>Null when the folder can be created and a file written in it; otherwise why not.</summary>
-    private static string? ProbeWritable(string dir)
-    {
-        if (File.Exists(dir)) return "exists and is a file, not a folder";
-        try
-        {
-            Directory.CreateDirectory(dir);
-            string probe = Path.Combine(dir, $".pixelcost-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-        {
-            return $"cannot write there ({e.Message})";
-        }
     }
 
     private static (IEnergyMeter? Meter, string? Note) CpuMeter() => (EnergyMeters.ForCpu(), null);
@@ -174,23 +150,9 @@ public static class PixelsCommand
             double? joules = energy?.Joules is { } j ? j / launches : null;
             var c = entry.Cost;
             return new LaunchRow(entry.Op, entry.Variant, entry.Shape, c.MatmulFlops, c.OtherFlops, c.Transcendentals, c.BytesRead,
-                c.BytesWritten, t.Median, t.Min, t.Repeats, c.Flops / t.Median / 1e9, c.Bytes / t.Median / 1e9, joules, note);
+                c.BytesWritten, t.Median, t.Min, t.Repeats, Rates.PerSecond(c.Flops, t.Median), Rates.PerSecond(c.Bytes, t.Median), joules, note);
         }
         finally { acc.Ledger.Enabled = true; }
-    }
-
-    /// <summary>Colours only on a terminal; redirected output (files, tests) gets plain text wide enough for the table.</summary>
-    private static IAnsiConsole MakeConsole(TextWriter stdout)
-    {
-        bool terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!terminal) console.Profile.Width = 160;
-        return console;
     }
 
     private static void Print(IAnsiConsole console, ImageReport image)
@@ -205,10 +167,11 @@ public static class PixelsCommand
         {
             if (r.EnergyNote != null) notes.Add(r.EnergyNote);
             table.AddRow(Markup.Escape(r.Op), Markup.Escape(r.Variant), $"{r.MatmulFlops:N0}", $"{r.OtherFlops:N0}", $"{r.Transcendentals:N0}",
-                $"{r.BytesRead + r.BytesWritten:N0}", $"{FormatTime(r.MedianSeconds)} ({r.Repeats})", $"{r.GflopPerSecond:F2}", $"{r.GbPerSecond:F2}",
+                $"{r.BytesRead + r.BytesWritten:N0}", $"{FormatTime(r.MedianSeconds)} ({r.Repeats})", Rates.Format(r.GflopPerSecond, "F2"), Rates.Format(r.GbPerSecond, "F2"),
                 r.EnergyJoules is { } j ? $"{j * 1e3:F3} mJ" : "not measured");
         }
-        table.AddRow("[grey]PNG encode + write[/]", "[grey](not an op)[/]", "–", "–", "–", "–", $"{FormatTime(image.PngSeconds)} (1)", "–", "–", "–");
+        table.AddRow("[grey]PNG encode + write[/]", "[grey](not an op)[/]", Rates.NotApplicable, Rates.NotApplicable, Rates.NotApplicable, Rates.NotApplicable,
+            $"{FormatTime(image.PngSeconds)} (1)", Rates.NotApplicable, Rates.NotApplicable, Rates.NotApplicable);
         if (notes.Count > 0) table.Caption("[grey]energy " + Markup.Escape(string.Join("; ", notes)) + "[/]");
         console.Write(table);
     }
@@ -228,6 +191,6 @@ public static class PixelsCommand
     private sealed record ImageReport(string File, string Title, string Path, List<LaunchRow> Launches, double PngSeconds);
 
     private sealed record LaunchRow(string Op, string Variant, string Shape, long MatmulFlops, long OtherFlops, long Transcendentals,
-        long BytesRead, long BytesWritten, double MedianSeconds, double MinSeconds, int Repeats, double GflopPerSecond,
-        double GbPerSecond, double? EnergyJoules, string? EnergyNote);
+        long BytesRead, long BytesWritten, double MedianSeconds, double MinSeconds, int Repeats, double? GflopPerSecond,
+        double? GbPerSecond, double? EnergyJoules, string? EnergyNote);
 }

@@ -53,34 +53,26 @@ public static class RunCommand
         cmd.SetAction(pr =>
         {
             TextWriter stdout = pr.InvocationConfiguration.Output, stderr = pr.InvocationConfiguration.Error;
-            try
+            string outPath = Path.GetFullPath(pr.GetValue(output)!);
+            string? dir = Path.GetDirectoryName(outPath);
+            if (dir is null || !Directory.Exists(dir)) throw new CliException($"--output {outPath}: folder {dir} does not exist");
+            if (pr.GetValue(threads) < 1) throw new CliException($"--threads must be ≥ 1, got {pr.GetValue(threads)}");
+            using var input = SafetensorsFile.Open(pr.GetValue(inputs)!);
+            var accs = Accelerators.Open(pr.GetValue(accelerator), pr.GetValue(threads), 0, stderr.WriteLine);
+            if (accs.Count != 1)
             {
-                string outPath = Path.GetFullPath(pr.GetValue(output)!);
-                string? dir = Path.GetDirectoryName(outPath);
-                if (dir is null || !Directory.Exists(dir)) throw new CliException($"--output {outPath}: folder {dir} does not exist");
-                if (pr.GetValue(threads) < 1) throw new CliException($"--threads must be ≥ 1, got {pr.GetValue(threads)}");
-                using var input = SafetensorsFile.Open(pr.GetValue(inputs)!);
-                var accs = Accelerators.Open(pr.GetValue(accelerator), pr.GetValue(threads), 0, stderr.WriteLine);
-                if (accs.Count != 1)
-                {
-                    foreach (var a in accs) a.Dispose();
-                    throw new CliException("--accelerator must name one accelerator (cpu, ilgpu-cpu or cuda:N)");
-                }
-                using var acc = accs[0];
-                var (tensorName, result) = body(acc, pr.GetValue(model)!, input);
-                using (result)
-                {
-                    var data = result.ToArray();
-                    new SafetensorsWriter().Add(tensorName, data, result.Shape.ToArray()).Save(outPath);
-                    stdout.WriteLine($"{name} on {acc.Name}: wrote {tensorName} {result.ShapeString} to {outPath}");
-                }
-                return 0;
+                foreach (var a in accs) a.Dispose();
+                throw new CliException("--accelerator must name one accelerator (cpu, ilgpu-cpu or cuda:N)");
             }
-            catch (Exception e) when (Cli.IsUserError(e))
+            using var acc = accs[0];
+            var (tensorName, result) = body(acc, pr.GetValue(model)!, input);
+            using (result)
             {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
+                var data = result.ToArray();
+                new SafetensorsWriter().Add(tensorName, data, result.Shape.ToArray()).Save(outPath);
+                stdout.WriteLine($"{name} on {acc.Name}: wrote {tensorName} {result.ShapeString} to {outPath}");
             }
+            return 0;
         });
         return cmd;
     }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ILGPU;
 using ILGPU.Runtime.Cuda;
+using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Ilgpu;
 using PixelCost.Kernels.Verification;
@@ -36,16 +37,8 @@ public static class VerifyCommand
         {
             var cfg = pr.InvocationConfiguration;
             TextWriter stdout = cfg.Output, stderr = cfg.Error;
-            try
-            {
-                if (pr.GetValue(ptx) is { } dir) return WritePtx(dir, pr.GetValue(arch), pr.GetValue(json), stdout, stderr);
-                return Verify(pr.GetValue(accelerator), pr.GetValue(op), pr.GetValue(json), pr.GetValue(threads), stdout, stderr, Cli.ParseSimd(pr.GetValue(simd)));
-            }
-            catch (Exception e) when (Cli.IsUserError(e))
-            {
-                stderr.WriteLine($"pixelcost: error: {e.Message}");
-                return 1;
-            }
+            if (pr.GetValue(ptx) is { } dir) return WritePtx(dir, pr.GetValue(arch), pr.GetValue(json), stdout, stderr);
+            return Verify(pr.GetValue(accelerator), pr.GetValue(op), pr.GetValue(json), pr.GetValue(threads), stdout, stderr, Cli.ParseSimd(pr.GetValue(simd)));
         });
         return cmd;
     }
@@ -100,14 +93,21 @@ public static class VerifyCommand
         try
         {
             // The FLOP check is the reference against the Spec: one per op, whatever the accelerator.
-            var flops = ops.ToDictionary(o => o, Verifier.CheckFlops);
+            using var progress = ProgressLine.Start("verify", stderr, json);
+            var flops = ops.ToDictionary(o => o, o =>
+            {
+                progress.Step($"FLOP check {o}");
+                return Verifier.CheckFlops(o);
+            });
             var rows = new List<VerifyRow>();
             foreach (var acc in accs)
             {
                 if (acc.Kind == AcceleratorKind.IlgpuCpu && !json)
                     Note($"{acc.Id}: ILGPU's CPU accelerator simulates every GPU thread: slow, and only as good as the kernels it has.");
-                foreach (var o in ops)
+                for (int i = 0; i < ops.Count; i++)
                 {
+                    string o = ops[i];
+                    progress.Step($"{acc.Id}: {o}", i + 1, ops.Count);
                     foreach (var r in (verifyOp ?? Verifier.VerifyOp)(acc, o))
                     {
                         var fails = r.Cases.Where(c => !c.Passed && !c.Unsupported)
@@ -131,7 +131,11 @@ public static class VerifyCommand
                 stdout.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
                 stdout.Flush();
             }
-            else WriteTable(report, stdout);
+            else
+            {
+                progress.Clear();
+                WriteTable(report, stdout);
+            }
             return summary.Ok ? 0 : 1;
         }
         finally
@@ -147,21 +151,9 @@ public static class VerifyCommand
         _ => "no kernel",
     };
 
-    private static IAnsiConsole ConsoleFor(TextWriter stdout)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = ReferenceEquals(stdout, Console.Out) ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ReferenceEquals(stdout, Console.Out) ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-        });
-        if (!ReferenceEquals(stdout, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 200;
-        return console;
-    }
-
     private static void WriteTable(VerifyReport r, TextWriter stdout)
     {
-        var console = ConsoleFor(stdout);
+        var console = Terminal.Console(stdout, 200);
         var table = new Table().Border(TableBorder.Rounded);
         foreach (var h in new[] { "accel", "op", "variant", "cases", "max |err|", "worst err/tol", "tolerance (worst case)", "FLOPs = spec", "result" })
             table.AddColumn(new TableColumn(h) { Alignment = h is "cases" or "max |err|" or "worst err/tol" ? Justify.Right : Justify.Left });
@@ -204,29 +196,19 @@ public static class VerifyCommand
             "sm_90" => new CudaArchitecture(9, 0),
             _ => throw new CliException($"--arch must be sm_80 or sm_90 (got '{archText}')"),
         };
-        string full;
-        try
-        {
-            full = Path.GetFullPath(dir);
-            Directory.CreateDirectory(full);
-            // Probe writability before compiling anything.
-            string probe = Path.Combine(full, $".pixelcost-probe-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new CliException($"--ptx '{dir}' cannot be written: {e.Message}");
-        }
+        // Writability is probed before compiling anything.
+        string full = Cli.WritableFolder(dir, "--ptx");
 
         var kernels = PtxCompiler.KernelTypes(assembly ?? typeof(Ops).Assembly)
             .SelectMany(t => PtxCompiler.FindKernels(t)).ToList();
         var written = new List<PtxFile>();
         var failed = new List<string>();
+        using var progress = ProgressLine.Start("verify --ptx", stderr, json);
         using (var ctx = IlgpuContexts.CreateCpuContext())
         {
             foreach (var (method, grouping) in kernels)
             {
+                progress.Step(PtxCompiler.KernelName(method), written.Count + failed.Count + 1, kernels.Count);
                 // Generic kernels come instantiated (FindKernels: the attribute's type arguments, or float).
                 var m = method;
                 string name = PtxCompiler.KernelName(method);
@@ -249,6 +231,7 @@ public static class VerifyCommand
         }
         var report = new PtxReport($"sm_{arch.Major}{arch.Minor}", PtxCompiler.TargetOf(arch), full, kernels.Count, written.Count,
             written.Count(w => w.Mma), written, failed);
+        progress.Clear();
         if (json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(report, JsonOptions));

@@ -29,7 +29,7 @@ public static class Timing
         long w0 = Stopwatch.GetTimestamp();
         int warm = 0;
         double warmFor = Math.Min(0.1, minSeconds / 10);
-        do { launch(); synchronize?.Invoke(); warm++; }
+        do { Cli.ThrowIfInterrupted(); launch(); synchronize?.Invoke(); warm++; }
         while (warm < 2 || Stopwatch.GetElapsedTime(w0).TotalSeconds < warmFor && warm < 1000);
         double one = Stopwatch.GetElapsedTime(w0).TotalSeconds / warm;
         int batch = synchronize is null ? 1 : (int)Math.Clamp(1e-3 / Math.Max(one, 1e-9), 1, 1000);
@@ -39,6 +39,7 @@ public static class Timing
         double total = 0;
         while (times.Count < maxRepeats && (total < minSeconds || times.Count < minRepeats))
         {
+            Cli.ThrowIfInterrupted();   // a safe point: Ctrl-C stops the repeats
             long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < batch; i++) launch();
             synchronize?.Invoke();

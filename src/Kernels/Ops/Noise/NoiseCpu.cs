@@ -41,10 +41,10 @@ public static unsafe class NoiseCpu
     public static string VariantName(CpuAccelerator cpu, string op, int variant) => (Resolve(cpu, op, variant), cpu.UseVector512) switch
     {
         (1, _) => "cpu.v1-scalar",                 // v1: one Philox block per element, scalar float math (MathF) — the plain port.
-        (2, false) => "cpu.v2-avx2",               // v2: 8 Philox blocks per AVX2 pass; Gaussian with .NET's Vector256.Log/SinCos.
-        (2, true) => "cpu.v2-avx512",              // v2 on Vector512: 16 blocks per pass; Gaussian with Vector512.Log/SinCos.
-        (_, false) => "cpu.v3-avx2-polylog",       // v3: as v2, Gaussian with SimdMath's short log and sin/cos polynomials (its inputs only).
-        (_, true) => "cpu.v3-avx512-polylog",      // v3 on Vector512.
+        (2, false) => "cpu.v2-simd",               // v2: 8 Philox blocks per Vector256 pass; Gaussian with .NET's Vector256.Log/SinCos.
+        (2, true) => "cpu.v2-simd-v512",          // v2 on Vector512: 16 blocks per pass; Gaussian with Vector512.Log/SinCos.
+        (_, false) => "cpu.v3-simd-polylog",       // v3: as v2, Gaussian with SimdMath's short log and sin/cos polynomials (its inputs only).
+        (_, true) => "cpu.v3-simd-polylog-v512",  // v3 on Vector512.
     };
 
     public static void Uniform(CpuAccelerator cpu, Tensor dst, ulong seed, ulong stream, int variant)

@@ -13,8 +13,8 @@ public static unsafe class PixelsCpu
 {
     // v1 — the only variant: row tables + Vector256 rows (Vector512 rows when the accelerator takes the 512-bit
     // path), threads over rows.
-    public static string Variant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-rows-avx512" : "cpu.v1-rows-avx2";
-    public static string QuantizeVariant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-avx512" : "cpu.v1-avx2";
+    public static string Variant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-rows-v512" : "cpu.v1-rows";
+    public static string QuantizeVariant(CpuAccelerator cpu) => cpu.UseVector512 ? "cpu.v1-simd-v512" : "cpu.v1-simd";
 
     // Checkerboard only copies rows (Span.CopyTo, the runtime's own vectorised memmove): no SIMD path of ours to pick.
     public const string CheckerboardVariant = "cpu.v1-rows-copy";

@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(CostCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(TokenizeCommand.Create());
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

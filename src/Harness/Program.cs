@@ -22,5 +22,6 @@ public static class Program
         InspectCommand.Create(),
         CostCommand.Create(),
         RunCommand.Create(),
+        TokenizeCommand.Create(),
     ];
 }

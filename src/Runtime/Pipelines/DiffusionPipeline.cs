@@ -63,7 +63,8 @@ public sealed record StepProgress(int Index, int Total, TimeSpan Elapsed, Cost I
 /// UNet evaluation of batch 2B with classifier-free guidance (the unconditional embeddings first, as diffusers batches
 /// them — SDXL's pooled embeddings and time ids in the same order) or of batch B without, the scheduler's fused denoise
 /// step (with fresh Philox noise, stream = step + 1, when it asks for it) → the latent divided by the VAE's scaling
-/// factor → the VAE decoder → an image in [−1, 1]. Ledger scopes: "noise", "step.i/unet", "step.i/scheduler", "vae",
+/// factor → the VAE decoder → an image in [−1, 1]. Ledger scopes: "noise", "conditioning" (the CFG batch copies),
+/// "step.i" (model-input scaling), "step.i/unet", "step.i/scheduler", "vae",
 /// and "preview/step.i" for the optional x̂₀ previews (so a run's ledger rolls up per component, previews apart).
 /// <code>
 /// using var pipe = new DiffusionPipeline(acc, UnetModel.Load(acc, dir), VaeDecoder.Load(acc, dir), Scheduler.FromPreset("ddim", 20));
@@ -124,13 +125,16 @@ public sealed class DiffusionPipeline(IAccelerator acc, UnetModel unet, VaeDecod
             if (options.PredictX0) x0 = acc.Allocate(b, cfg.InChannels, lh, lw);
             using (ledger.Scope("noise")) Ops.FillGaussian(acc, latent, options.Seed, std: (float)scheduler.InitNoiseSigma);
             // The conditioning for every step: [uncond (repeated per image); cond] with CFG, cond alone without.
-            Batch(cond, uncond, ctx);
-            if (options.Sdxl is { } sx)
+            using (ledger.Scope("conditioning"))
             {
-                te = acc.Allocate(mb, PooledDim);
-                Batch(sx.TextEmbeds, sx.UncondTextEmbeds, te);
-                float[] ids = sx.TimeIds(options.Height, options.Width);
-                ti = acc.FromArray(Enumerable.Range(0, mb).SelectMany(_ => ids).ToArray(), mb, ids.Length);
+                Batch(cond, uncond, ctx);
+                if (options.Sdxl is { } sx)
+                {
+                    te = acc.Allocate(mb, PooledDim);
+                    Batch(sx.TextEmbeds, sx.UncondTextEmbeds, te);
+                    float[] ids = sx.TimeIds(options.Height, options.Width);
+                    ti = acc.FromArray(Enumerable.Range(0, mb).SelectMany(_ => ids).ToArray(), mb, ids.Length);
+                }
             }
 
             var image = Stopwatch.StartNew();

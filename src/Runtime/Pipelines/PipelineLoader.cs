@@ -107,54 +107,54 @@ public static class PipelineLoader
                 throw;
             }
         }
-        if (!File.Exists(model) && !Directory.Exists(model))
-            throw new FileNotFoundException($"model '{model}' is neither a preset ({string.Join(", ", UnetConfig.PresetNames)}) nor a file or folder", model);
         return LoadPath(acc, model, steps, scheduler);
+    }
+
+    /// <summary>
+    /// What <paramref name="model"/> is without loading weights: its family preset, UNet config, VAE config (null: the
+    /// pipeline folder's own vae/config.json) and base scheduler config with where that came from. A preset gives its
+    /// own; a pipeline folder its unet/config.json and scheduler/scheduler_config.json (the family default when absent);
+    /// a single-file checkpoint the presets of the family detected from its tensors.
+    /// </summary>
+    public static (string Preset, UnetConfig Unet, VaeConfig? Vae, SchedulerConfig Scheduler, string SchedulerSource) Describe(string model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        if (PresetOf(model) is { } preset)
+            return (preset, UnetConfig.Preset(preset), VaeConfig.Preset(preset), DefaultSchedulerConfig(preset), $"the {preset} default");
+        if (Directory.Exists(model))
+        {
+            using (var src = ModelSource.Open(model))
+                if (!src.IsPipelineFolder)
+                    throw new InvalidDataException($"{model}: not a diffusers pipeline folder (no unet/, vae/ … subfolders with weights); give the pipeline folder or a single-file checkpoint");
+            var unet = UnetConfig.Load(model);
+            string family = FamilyPreset(unet);
+            string file = Path.Combine(model, "scheduler", "scheduler_config.json");
+            return File.Exists(file)
+                ? (family, unet, null, SchedulerConfig.Load(file), file)
+                : (family, unet, null, DefaultSchedulerConfig(family), $"no scheduler/scheduler_config.json: the {family} default");
+        }
+        if (File.Exists(model))
+        {
+            var detected = ModelDetection.Detect(model);
+            string family = detected.Family switch
+            {
+                ModelFamily.SD1 => "sd15",
+                ModelFamily.SD2 => "sd21-base",
+                ModelFamily.SDXL => "sdxl",
+                _ => throw new InvalidDataException($"{model}: cannot tell which Stable Diffusion family this checkpoint is ({detected.Description})"),
+            };
+            if (!detected.Components.Any(c => c.Kind == ComponentKind.Vae))
+                throw new InvalidDataException($"{model}: this checkpoint holds no VAE (first_stage_model.*); a whole pipeline needs one");
+            return (family, UnetConfig.Preset(family), VaeConfig.Preset(family), DefaultSchedulerConfig(family),
+                $"single-file checkpoint: the {family} default (ε-prediction assumed)");
+        }
+        throw new FileNotFoundException($"model '{model}' is neither a preset ({string.Join(", ", UnetConfig.PresetNames)}) nor a file or folder", model);
     }
 
     private static DiffusionPipeline LoadPath(IAccelerator acc, string path, int steps, string? scheduler)
     {
         bool folder = Directory.Exists(path);
-        string family;
-        UnetConfig? unetConfig = null;
-        VaeConfig? vaeConfig = null;
-        SchedulerConfig baseScheduler;
-        string schedulerSource;
-        if (folder)
-        {
-            using (var src = ModelSource.Open(path))
-                if (!src.IsPipelineFolder)
-                    throw new InvalidDataException($"{path}: not a diffusers pipeline folder (no unet/, vae/ … subfolders with weights); give the pipeline folder or a single-file checkpoint");
-            family = FamilyPreset(UnetConfig.Load(path));
-            string file = Path.Combine(path, "scheduler", "scheduler_config.json");
-            if (File.Exists(file))
-            {
-                baseScheduler = SchedulerConfig.Load(file);
-                schedulerSource = file;
-            }
-            else
-            {
-                baseScheduler = DefaultSchedulerConfig(family);
-                schedulerSource = $"no scheduler/scheduler_config.json: the {family} default";
-            }
-        }
-        else
-        {
-            var detected = ModelDetection.Detect(path);
-            family = detected.Family switch
-            {
-                ModelFamily.SD1 => "sd15",
-                ModelFamily.SD2 => "sd21-base",
-                ModelFamily.SDXL => "sdxl",
-                _ => throw new InvalidDataException($"{path}: cannot tell which Stable Diffusion family this checkpoint is ({detected.Description})"),
-            };
-            if (!detected.Components.Any(c => c.Kind == ComponentKind.Vae))
-                throw new InvalidDataException($"{path}: this checkpoint holds no VAE (first_stage_model.*); a whole pipeline needs one");
-            unetConfig = UnetConfig.Preset(family);
-            vaeConfig = VaeConfig.Preset(family);
-            baseScheduler = DefaultSchedulerConfig(family);
-            schedulerSource = $"single-file checkpoint: the {family} default (ε-prediction assumed)";
-        }
+        var (family, unetConfig, vaeConfig, baseScheduler, schedulerSource) = Describe(path);
         var sc = SchedulerConfigFor(scheduler, baseScheduler);
         IScheduler sched;
         try { sched = Scheduler.Create(sc, steps); }
@@ -162,7 +162,7 @@ public static class PipelineLoader
         UnetModel? unet = null;
         try
         {
-            unet = UnetModel.Load(acc, path, unetConfig);
+            unet = UnetModel.Load(acc, path, folder ? null : unetConfig);
             var vae = VaeDecoder.Load(acc, path, vaeConfig);
             return new DiffusionPipeline(acc, unet, vae, sched)
             {

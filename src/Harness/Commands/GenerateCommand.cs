@@ -95,13 +95,14 @@ public static class GenerateCommand
         var ledger = acc.Ledger;
         ledger.Clear();
 
-        stderr.WriteLine($"generate: loading {(PipelineLoader.PresetOf(r.Model) is null ? r.Model : $"preset {preset} (random weights)")} on {acc.Name}…");
+        using var progress = ProgressLine.Start("generate", stderr, quiet: false);
+        progress.Step($"loading {(PipelineLoader.PresetOf(r.Model) is null ? r.Model : $"preset {preset} (drawing random weights)")} on {acc.Id}…");
         using var pipe = PipelineLoader.Load(acc, r.Model, steps, r.Scheduler, seed: 1);
         var info = pipe.Info!;
         using var text = info.RandomWeights ? TextConditioner.ForPreset(acc, preset, seed: 1) : TextConditioner.Load(acc, r.Model);
+        ledger.Clear();   // random weights are drawn through Ops too: not part of the image
         var loraLines = new List<string>();
-        using (ledger.Scope("lora"))
-            foreach (var (file, scale) in loras) loraLines.Add(FuseLora(acc, file, scale, pipe, text));
+        foreach (var (file, scale) in loras) loraLines.Add(FuseLora(acc, file, scale, pipe, text));   // ledger scope "lora"
 
         bool cfg = guidance > 1;
         string weightsNote = info.RandomWeights
@@ -118,6 +119,7 @@ public static class GenerateCommand
         var wall = System.Diagnostics.Stopwatch.StartNew();
 
         // ---- text
+        progress.Step("encoding the prompt…");
         TextConditioning cond;
         TextConditioning? uncond = null;
         Tensor? zeroHidden = null, zeroPooled = null;
@@ -136,13 +138,13 @@ public static class GenerateCommand
         foreach (var (which, tc) in new[] { ("prompt", cond), ("negative prompt", uncond) })
             if (tc?.Tokens.FirstOrDefault(t => t.Truncated) is { } tp)
                 notes.Add($"note: the {which} is {tp.OriginalTokenCount} CLIP tokens; truncated to {tp.Ids.Length} (CLIP's limit), the rest is ignored");
+        progress.Clear();
         foreach (var n in notes) stderr.WriteLine(n);
-        var textCost = ledger.TotalCost();
+        var textCost = ledger.Entries.Where(e => e.Scope.StartsWith("text", StringComparison.Ordinal)).Aggregate(Cost.Zero, (a, e) => a + e.Cost);
 
         // ---- the loop
         var frameImages = new List<RgbImage>();
         var frameCosts = new List<Cost>();
-        using var progress = ProgressLine.Start("generate", stderr, quiet: false);
         Tensor image;
         using (cond)
         using (uncond)
@@ -213,18 +215,10 @@ public static class GenerateCommand
         return 0;
     }
 
-    /// <summary>FILE or FILE:SCALE (the last ':' when what follows is a number, so paths with ':' still work).</summary>
+    /// <summary>FILE or FILE:SCALE (<see cref="LoraAdapter.ParseSpec"/>); the file must exist.</summary>
     private static (string File, float Scale) ParseLora(string spec)
     {
-        string file = spec;
-        float scale = 1f;
-        int colon = spec.LastIndexOf(':');
-        if (colon > 0 && float.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out float s))
-        {
-            file = spec[..colon];
-            scale = s;
-        }
-        if (!float.IsFinite(scale)) throw new CliException($"--lora {spec}: the scale must be a finite number");
+        var (file, scale) = LoraAdapter.ParseSpec(spec);
         if (!File.Exists(file)) throw new CliException($"--lora {spec}: file '{file}' does not exist");
         return (file, scale);
     }
@@ -237,15 +231,13 @@ public static class GenerateCommand
         var reports = new List<LoraFuseReport>();
         foreach (var target in adapter.Targets)
         {
-            IReadOnlyDictionary<string, Tensor>? weights = target switch
+            if (target == LoraTarget.Unet)
             {
-                LoraTarget.Unet => pipe.Unet.Weights,
-                LoraTarget.TextEncoder when text.Encoders.Count > 0 => text.Encoders[0].Weights,
-                LoraTarget.TextEncoder2 when text.Encoders.Count > 1 => text.Encoders[1].Weights,
-                _ => null,
-            };
-            if (weights is null) continue;
-            reports.Add(adapter.FuseInto(acc, weights, target, scale));
+                reports.Add(adapter.FuseInto(pipe.Unet, scale));   // diffusers and kohya's LDM-style module names
+                continue;
+            }
+            int index = target == LoraTarget.TextEncoder ? 0 : 1;
+            if (index < text.Encoders.Count) reports.Add(adapter.FuseInto(acc, text.Encoders[index].Weights, target, scale));
         }
         int matched = reports.Sum(x => x.Matched);
         if (matched == 0)

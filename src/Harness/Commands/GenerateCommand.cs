@@ -318,7 +318,7 @@ public static class GenerateCommand
             Png.Write(path, frames[i], meta(costs[i], $"x̂₀ after step {i + 1} of {steps}"));
             written.Add(path);
         }
-        int tile = Math.Min(256, frames[0].Width);
+        int tile = Math.Clamp(frames[0].Width, 224, 256);   // small latents' frames are scaled up so the captions fit
         var tiles = frames.Select(f => f.Width == tile ? f : f.Resize(tile, Math.Max(1, f.Height * tile / f.Width))).ToList();
         string sheet = Path.Combine(dir, "contact_sheet.png");
         Png.Write(sheet, ContactSheet.Compose(tiles, Math.Min(5, tiles.Count), captions), meta(costs[^1], $"x̂₀ of steps 1 … {frames.Count}"));

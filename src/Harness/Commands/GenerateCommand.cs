@@ -110,7 +110,8 @@ public static class GenerateCommand
             : $"weights from {info.Model}";
         console.WriteLine($"pixelcost generate — {info.Description}");
         console.WriteLine($"  weights    {weightsNote}");
-        console.WriteLine($"  scheduler  {info.SchedulerSource}, {steps} steps; guidance {guidance.ToString(CultureInfo.InvariantCulture)} ({(cfg ? "2 UNet evaluations per step, one batch" : "1 UNet evaluation per step")}); seed {r.Seed}; {w}×{h}");
+        int evals = pipe.Scheduler.Timesteps.Length;
+        console.WriteLine($"  scheduler  {info.SchedulerSource}, {steps} steps{(evals != steps ? $" ({evals} model evaluations: PLMS repeats one timestep)" : "")}; guidance {guidance.ToString(CultureInfo.InvariantCulture)} ({(cfg ? "2 UNet evaluations per step, one batch" : "1 UNet evaluation per step")}); seed {r.Seed}; {w}×{h}");
         foreach (var l in loraLines) console.WriteLine($"  LoRA       {l}");
 
         var meter = KernelBench.EnergyMeterFor(acc);
@@ -177,10 +178,11 @@ public static class GenerateCommand
             progress.Clear();
 
             // ---- where it went
-            var parts = Split(ledger.Entries, steps, cfg);
+            int evaluations = pipe.Scheduler.Timesteps.Length;   // PLMS repeats one timestep: steps + 1
+            var parts = Split(ledger.Entries);
             var imagePart = parts.Where(p => p.Name is not ("preview" or "lora")).ToList();
             var total = new Part("the image (all of the above)", imagePart.Sum(p => p.Launches), imagePart.Aggregate(Cost.Zero, (a, p) => a + p.Cost), imagePart.Sum(p => p.Seconds));
-            WriteTable(console, parts, total, steps, cfg, acc.Name);
+            WriteTable(console, parts, total, evaluations, cfg, acc.Name);
             console.WriteLine($"wall time {wallSeconds:F2} s (measured; the ledger's seconds above are the kernels' own)");
             console.WriteLine(energy.Joules is { } j
                 ? $"energy {j:F1} J (measured by {meter.Name}, the whole run{(r.Frames ? " including the previews" : "")}; {j / wallSeconds:F1} W average)"
@@ -208,7 +210,7 @@ public static class GenerateCommand
             string imagePath = Path.Combine(outDir, "image.png");
             DiffusionPipeline.SavePng(image, imagePath, text: Meta(total.Cost));
             written.Add(imagePath);
-            if (r.Frames) written.AddRange(WriteFrames(outDir, frameImages, frameCosts, steps, Meta));
+            if (r.Frames) written.AddRange(WriteFrames(outDir, frameImages, frameCosts, evaluations, Meta));
             foreach (var f in written) console.WriteLine($"wrote {f}");
             if (info.RandomWeights) console.WriteLine($"note: {weightsNote}.");
         }
@@ -248,7 +250,7 @@ public static class GenerateCommand
     }
 
     /// <summary>The ledger rolled up into the parts of a text-to-image run (by the pipeline's scopes).</summary>
-    private static List<Part> Split(IReadOnlyList<LedgerEntry> entries, int steps, bool cfg)
+    private static List<Part> Split(IReadOnlyList<LedgerEntry> entries)
     {
         var order = new[] { "text", "noise", "conditioning", "unet", "scheduler", "vae", "other", "lora", "preview" };
         var groups = entries.GroupBy(e =>

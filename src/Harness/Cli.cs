@@ -35,7 +35,7 @@ public static partial class Cli
         var target = parsed.CommandResult.Command;
 
         // A command group (pixelcost, bench, run) without its subcommand: usage, or "unknown command".
-        if (target.Subcommands.Count > 0 && target.Action is null && parsed.Action is null or not HelpAction)
+        if (target.Subcommands.Count > 0 && target.Action is null && (parsed.Action is null || parsed.Errors.Count > 0))
         {
             string? unknown = parsed.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith('-'));
             if (unknown is not null) return UnknownCommand(target, unknown, stderr);
@@ -50,8 +50,8 @@ public static partial class Cli
         }
         if (parsed.Errors.Count > 0)
         {
-            foreach (var m in parsed.Errors.Select(e => ParseErrorMessage(e.Message)).Distinct())
-                stderr.WriteLine($"pixelcost: error: {m}");
+            var options = target.Options.Where(o => !o.Hidden).Select(o => o.Name).ToList();
+            stderr.WriteLine($"pixelcost: error: {ParseErrorLine(parsed.Errors.Select(e => e.Message))}{OptionSuggestion(parsed.UnmatchedTokens, options)}");
             return ExitUsage;
         }
         try
@@ -84,6 +84,23 @@ public static partial class Cli
     public static string UserMessage(Exception e) =>
         ParameterSuffix().Replace(e.Message, "").ReplaceLineEndings(" ").Trim();
 
+    /// <summary>All of a command line's parse errors as one line: each in plain words, the value of an unknown option
+    /// not reported again as an unexpected argument, "(see --help)" once at the end.</summary>
+    public static string ParseErrorLine(IEnumerable<string> messages)
+    {
+        var list = messages.Select(ParseErrorMessage).Distinct().ToList();
+        if (list.Any(m => m.StartsWith("unknown option", StringComparison.Ordinal)))
+            list.RemoveAll(m => m.StartsWith("unexpected argument", StringComparison.Ordinal));
+        if (list.Count > 1) list.Remove(CommandRequired);
+        bool help = list.Any(m => m.EndsWith(HelpHint, StringComparison.Ordinal) || m.StartsWith("unknown option", StringComparison.Ordinal)
+            || m.StartsWith("unexpected argument", StringComparison.Ordinal));
+        string line = string.Join("; ", list.Select(m => m.Replace(HelpHint, "", StringComparison.Ordinal)));
+        return help ? line + HelpHint : line;
+    }
+
+    private const string HelpHint = " (see --help)";
+    private const string CommandRequired = "a command is required" + HelpHint;
+
     /// <summary>System.CommandLine's parse error in plain words ("--width must be a whole number, got 'x'").</summary>
     public static string ParseErrorMessage(string message)
     {
@@ -95,12 +112,13 @@ public static partial class Cli
         if (Unrecognized().Match(message) is { Success: true } u)
         {
             string token = u.Groups["v"].Value;
-            return token.StartsWith('-') ? $"unknown option '{token}' (see --help)" : $"unexpected argument '{token}' (see --help)";
+            return token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'";
         }
+        if (message.StartsWith("Required command was not provided", StringComparison.Ordinal)) return CommandRequired;
         if (MissingValue().Match(message) is { Success: true } mv) return $"{mv.Groups["o"].Value} needs a value";
         if (Required().Match(message) is { Success: true } r) return $"{r.Groups["o"].Value} is required";
         if (MissingArgument().Match(message) is { Success: true } ma)
-            return $"{ma.Groups["o"].Value} needs its {(ma.Groups["a"].Success ? $"<{ma.Groups["a"].Value}> " : "")}argument (see --help)";
+            return $"{ma.Groups["o"].Value} needs its {(ma.Groups["a"].Success ? $"<{ma.Groups["a"].Value}> " : "")}argument" + HelpHint;
         // Anything else: no .NET type names.
         return DotNetType().Replace(message, t => Expected(t.Value, "")).TrimEnd('.');
     }
@@ -140,9 +158,7 @@ public static partial class Cli
         string path = CommandPath(group);
         stderr.WriteLine($"pixelcost: error: unknown command '{(path.Length > 0 ? path + " " : "")}{token}'");
         var names = group.Subcommands.Where(c => !c.Hidden).Select(c => c.Name).ToList();
-        var close = names.Select(n => (Name: n, D: Distance(token.ToLowerInvariant(), n)))
-            .Where(x => x.D <= Math.Max(1, x.Name.Length / 3) || x.Name.StartsWith(token, StringComparison.OrdinalIgnoreCase) && token.Length >= 2)
-            .OrderBy(x => x.D).Select(x => x.Name).ToList();
+        var close = Closest(token.ToLowerInvariant(), names);
         if (close.Count > 0) stderr.WriteLine($"did you mean {string.Join(" or ", close.Select(n => $"'{n}'"))}?");
         stderr.WriteLine("commands:");
         int width = names.Count == 0 ? 0 : names.Max(n => n.Length);
@@ -158,6 +174,23 @@ public static partial class Cli
         for (Command? x = c; x is not null and not RootCommand; x = x.Parents.OfType<Command>().FirstOrDefault()) parts.Insert(0, x.Name);
         return string.Join(' ', parts);
     }
+
+    /// <summary>" — did you mean '--width'?" for the first unknown option close to one the command has, else "".</summary>
+    private static string OptionSuggestion(IEnumerable<string> unmatched, IReadOnlyList<string> options)
+    {
+        foreach (var token in unmatched.Where(t => t.StartsWith("--", StringComparison.Ordinal)))
+        {
+            var close = Closest(token.ToLowerInvariant(), options);
+            if (close.Count > 0) return $" — did you mean {string.Join(" or ", close.Select(n => $"'{n}'"))}?";
+        }
+        return "";
+    }
+
+    /// <summary>The names within a small edit distance of <paramref name="token"/> (or starting with it), closest first.</summary>
+    private static List<string> Closest(string token, IEnumerable<string> names) =>
+        names.Select(n => (Name: n, D: Distance(token, n)))
+            .Where(x => x.D <= Math.Max(1, x.Name.Length / 3) || x.Name.StartsWith(token, StringComparison.OrdinalIgnoreCase) && token.Length >= 2)
+            .OrderBy(x => x.D).Select(x => x.Name).ToList();
 
     private static string FirstSentence(string? text)
     {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using PixelCost.Harness.Energy;
 using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
@@ -124,7 +123,7 @@ public static class PixelsCommand
             if (console != null) Print(console, image);
         }
 
-        if (s.Json) stdout.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
+        if (s.Json) stdout.WriteLine(JsonSerializer.Serialize(report, KernelBench.JsonOptions));
         else console!.MarkupLine("[grey]FLOPs are the ops' spec counts (validated in tests against the counting reference); bytes are the spec's " +
             "minimum traffic; rates are spec figures ÷ median time. Transcendentals are listed apart, not folded into FLOPs.[/]");
         return 0;
@@ -178,12 +177,6 @@ public static class PixelsCommand
 
     private static string FormatTime(double s) => s >= 1 ? $"{s:F3} s" : s >= 1e-3 ? $"{s * 1e3:F3} ms" : $"{s * 1e6:F1} µs";
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
 
     private sealed record PixelsReport(string Device, int Width, int Height, ulong Seed, int Threads, string OutputFolder,
         string EnergyMeter, string? EnergyUnavailable, List<ImageReport> Images);

@@ -53,6 +53,7 @@ public static class RunCommand
         cmd.SetAction(pr =>
         {
             TextWriter stdout = pr.InvocationConfiguration.Output, stderr = pr.InvocationConfiguration.Error;
+            if (string.IsNullOrWhiteSpace(pr.GetValue(output))) throw new CliException($"--output must name a file, got '{pr.GetValue(output)}'");
             string outPath = Path.GetFullPath(pr.GetValue(output)!);
             string? dir = Path.GetDirectoryName(outPath);
             if (dir is null || !Directory.Exists(dir)) throw new CliException($"--output {outPath}: folder {dir} does not exist");

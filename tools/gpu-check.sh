@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, in two halves (the GPU machine has no .NET):
-#   bash tools/gpu-check.sh publish   # here: a self-contained pixelcost into .gpu/bin (~41 MB; not trimmed: ILGPU reads the kernels' IL)
+#   bash tools/gpu-check.sh publish   # here: a self-contained pixelcost into .gpu/bin (~53 MB with SkiaSharp's native libraries; not trimmed: ILGPU reads the kernels' IL)
 #   bash tools/gpu-check.sh run       # on the GPU machine, in the repository root, with .gpu/ carried over:
 #                                     # devices, verify on cuda, bench on cuda with the cuBLAS baseline, compare cpu vs cuda,
 #                                     # one SD 1.5 UNet pass (batch 2) + VAE decode, NVML reading; JSON results and logs into $OUT (or ./gpu-results)

@@ -4,7 +4,7 @@ using PixelCost.Runtime.Imaging;
 namespace PixelCost.Benchmarks;
 
 /// <summary>
-/// PNG encode and decode of a 1024×1024 RGB image through ImageSharp (zlib level 6, adaptive row filters), on a
+/// PNG encode and decode of a 1024×1024 RGB image through ImageSharp (deflate level 3, adaptive row filters), on a
 /// smooth gradient (compresses ~100×) and on noise (incompressible). Baseline: encode.
 /// dotnet run -c Release --project perf/PixelCost.Benchmarks -- --filter '*Png*'
 /// </summary>

@@ -67,9 +67,11 @@ public static class Png
         {
             ColorType = color switch { PngColor.Gray => PngColorType.Grayscale, PngColor.Rgb => PngColorType.Rgb, _ => PngColorType.RgbWithAlpha },
             BitDepth = PngBitDepth.Bit8,
-            // zlib level 6 with adaptive row filters: measured on our own encoder before this one, level 9 found little
-            // more on decoded images at several times the time.
-            CompressionLevel = PngCompressionLevel.DefaultCompression,
+            // Level 3, not ImageSharp's default 6: its deflate is managed code, several times slower than the zlib-ng
+            // behind System.IO.Compression. Measured on the 1024² `pixels` maps (adaptive filters, busy 2-core VM, best
+            // of 3): smooth value noise 417 ms / 811 KB at level 3 vs 1,683 ms / 687 KB at level 6; the gradient 38 ms /
+            // 34 KB vs 67 ms / 20 KB; random noise is stored either way (3.1 MB, ~300–500 ms).
+            CompressionLevel = PngCompressionLevel.Level3,
             FilterMethod = PngFilterMethod.Adaptive,
             // Short metadata stays readable (tEXt/iTXt uncompressed); only long text is deflated (zTXt).
             TextCompressionThreshold = 1024,
@@ -187,10 +189,33 @@ public static class ImageLimits
         catch (Exception e) when (IsImageError(e)) { throw new InvalidDataException($"{what}: not a readable image: {e.Message}", e); }
         if (info is null || format is null) throw new InvalidDataException($"{what}: not an image format ImageSharp reads (PNG, GIF, JPEG, BMP, TGA, TIFF, WebP, PBM)");
         if (requirePng && format is not PngFormat) throw new InvalidDataException($"{what}: a {format.Name} image, not a PNG");
+        if (format is PngFormat) { stream.Position = start; CheckPngChunks(stream, what); }
         if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > MaxPixels)
             throw new InvalidDataException($"{what}: header claims {(uint)info.Width}×{(uint)info.Height} pixels, more than the {MaxPixels:N0} this project decodes (8192×8192)");
         stream.Position = start;
         return info;
+    }
+
+    /// <summary>
+    /// Walks the chunk list (lengths and types only) to the IEND chunk. ImageSharp decodes a PNG cut short without
+    /// complaint (the missing rows come out black), so a truncated download or an interrupted copy is caught here.
+    /// </summary>
+    private static void CheckPngChunks(Stream stream, string what)
+    {
+        long pos = stream.Position + 8, length = stream.Length;
+        Span<byte> head = stackalloc byte[8];
+        while (true)
+        {
+            stream.Position = pos;
+            if (length - pos < 12 || stream.ReadAtLeast(head, 8, throwOnEndOfStream: false) < 8)
+                throw new InvalidDataException($"{what}: PNG truncated at byte {pos:N0} of {length:N0}: no IEND chunk");
+            uint n = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head);
+            string type = System.Text.Encoding.ASCII.GetString(head[4..]);
+            if (n > int.MaxValue || n + 12L > length - pos)
+                throw new InvalidDataException($"{what}: PNG truncated: chunk '{type}' at byte {pos:N0} claims {n:N0} data bytes, {Math.Max(0, length - pos - 12):N0} remain");
+            if (type == "IEND") return;
+            pos += 12L + n;
+        }
     }
 
     /// <summary>Decodes the first frame to tightly packed <typeparamref name="T"/> pixels.</summary>

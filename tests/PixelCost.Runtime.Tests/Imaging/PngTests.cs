@@ -179,6 +179,10 @@ public sealed class PngTests : IDisposable
         Bad("empty.png", [], "not an image format");
         Bad("header-only.png", good[..20], "");                          // signature, then IHDR cut short
 
+        var noise = Png.Encode(Random(64 * 64 * 3, 12), 64, 64, PngColor.Rgb);   // incompressible: IDAT ≈ 12 KB
+        Bad("truncated.png", noise[..(noise.Length / 2)], "truncated");   // cut in the middle of the image data
+        Bad("no-iend.png", noise[..^12], "no IEND");                        // every chunk whole, the end marker missing
+
         var ihdrFlipped = (byte[])good.Clone();
         ihdrFlipped[8 + 8 + 2] ^= 0x01; // inside IHDR's width: its CRC no longer matches
         Bad("ihdr-crc.png", ihdrFlipped, "");

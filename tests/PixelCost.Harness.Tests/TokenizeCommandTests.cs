@@ -106,6 +106,24 @@ public class TokenizeCommandTests
             using var doc = JsonDocument.Parse(r.Out);
             Assert.Equal([7, 3, 6, 8, 8], Ints(doc.RootElement.GetProperty("ids")));
 
+            // --pad auto (the default) follows the folder's pad_token when it is id 0 (SD 2.x folders name "!", CLIP's id 0;
+            // in this toy vocabulary id 0 is "a") or <|endoftext|>; any other pad token is refused.
+            File.WriteAllText(Path.Combine(tokDir, "special_tokens_map.json"), """{"pad_token": {"content": "a", "lstrip": false}}""");
+            var z = Run("tokenize", "a cat", "--model", dir, "--max-length", "5", "--json");
+            using (var zd = JsonDocument.Parse(z.Out))
+            {
+                Assert.Equal([7, 3, 6, 8, 0], Ints(zd.RootElement.GetProperty("ids")));
+                Assert.Equal("zero", zd.RootElement.GetProperty("padding").GetString());
+            }
+            var forced = Run("tokenize", "a cat", "--model", dir, "--max-length", "5", "--pad", "eot", "--json");
+            using (var fd = JsonDocument.Parse(forced.Out))
+                Assert.Equal([7, 3, 6, 8, 8], Ints(fd.RootElement.GetProperty("ids")));
+            File.WriteAllText(Path.Combine(tokDir, "special_tokens_map.json"), """{"pad_token": "t"}""");
+            CliRun.AssertOneLineError(Run("tokenize", "a cat", "--model", dir), "special_tokens_map.json", "pad_token");
+            File.WriteAllText(Path.Combine(tokDir, "special_tokens_map.json"), "{");
+            CliRun.AssertOneLineError(Run("tokenize", "a cat", "--model", dir), "special_tokens_map.json");
+            File.Delete(Path.Combine(tokDir, "special_tokens_map.json"));
+
             File.Delete(Path.Combine(tokDir, "merges.txt"));
             CliRun.AssertOneLineError(Run("tokenize", "a cat", "--model", dir), "merges.txt");
         }

@@ -14,7 +14,7 @@ public static class TokenizeCommand
     {
         var prompt = new Argument<string>("prompt") { Description = "The prompt (\"\" is valid: bos, eos)." };
         var model = new Option<string?>("--model") { Description = "A pipeline folder (its tokenizer/ vocab.json + merges.txt), a tokenizer folder, or a single-file checkpoint (built-in vocabulary). Default: the built-in CLIP vocabulary." };
-        var pad = new Option<string>("--pad") { Description = "Padding: eot (<|endoftext|>, SD 1.x) or zero (id 0, SD 2.x / OpenCLIP).", DefaultValueFactory = _ => "eot" };
+        var pad = new Option<string>("--pad") { Description = "Padding: eot (<|endoftext|>, SD 1.x), zero (id 0, SD 2.x / OpenCLIP) or auto (the tokenizer folder's pad_token; eot for the built-in vocabulary).", DefaultValueFactory = _ => "auto" };
         var maxLength = new Option<int>("--max-length") { Description = "Context length: truncate (eos kept last) and pad to it.", DefaultValueFactory = _ => ClipTokenizer.MaxLength };
         var folder = new Option<string>("--tokenizer-folder") { Description = "The component folder inside a pipeline: tokenizer (default) or tokenizer_2 (SDXL's second encoder).", DefaultValueFactory = _ => "tokenizer" };
         var json = new Option<bool>("--json") { Description = "Write JSON only." };
@@ -47,11 +47,12 @@ public static class TokenizeCommand
 
     internal static TokenizeReport Collect(string prompt, string? model, string pad, int maxLength, string folderName)
     {
-        var padding = pad.Trim().ToLowerInvariant() switch
+        ClipPadding? padding = pad.Trim().ToLowerInvariant() switch
         {
+            "auto" => null,
             "eot" or "endoftext" => ClipPadding.EndOfText,
             "zero" or "0" => ClipPadding.Zero,
-            _ => throw new CliException($"--pad must be eot or zero (got '{pad}')"),
+            _ => throw new CliException($"--pad must be auto, eot or zero (got '{pad}')"),
         };
         if (maxLength < 2) throw new CliException($"--max-length must be at least 2 (bos and eos), got {maxLength}");
         if (model is not null && !File.Exists(model) && !Directory.Exists(model))
@@ -60,11 +61,11 @@ public static class TokenizeCommand
             throw new CliException($"--tokenizer-folder must be a folder name such as tokenizer or tokenizer_2 (got '{folderName}')");
         var tok = ClipTokenizer.ForModel(model, folderName);
         var full = tok.EncodeUnpadded(prompt);
-        var t = tok.Encode(prompt, padding, maxLength);
+        var t = tok.Encode(prompt, padding ?? tok.Padding, maxLength);
         var tokens = t.Ids.Take(t.TokenCount).Select(i => tok.TokenString(i) ?? $"<id {i}>").ToList();
         // What truncation dropped: the BPE tokens between the kept ones and the original eos.
         var dropped = t.Truncated ? full.Skip(maxLength - 1).Take(full.Count - maxLength).ToList() : [];
-        return new TokenizeReport(prompt, tok.Source, tok.VocabularySize, padding == ClipPadding.EndOfText ? "eot" : "zero", maxLength,
+        return new TokenizeReport(prompt, tok.Source, tok.VocabularySize, (padding ?? tok.Padding) == ClipPadding.EndOfText ? "eot" : "zero", maxLength,
             t.Ids, tokens, t.TokenCount, t.OriginalTokenCount, t.Truncated, dropped, tok.Decode(dropped));
     }
 

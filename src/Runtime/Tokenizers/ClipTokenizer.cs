@@ -60,6 +60,10 @@ public sealed class ClipTokenizer
     /// <summary>Where the vocabulary came from: "built-in" or the folder.</summary>
     public string Source { get; }
 
+    /// <summary>The padding the tokenizer's folder names (its pad_token); <see cref="ClipPadding.EndOfText"/> for the
+    /// built-in vocabulary and folders that name none.</summary>
+    public ClipPadding Padding { get; private set; } = ClipPadding.EndOfText;
+
     public int BeginOfTextId { get; }
     public int EndOfTextId { get; }
     public int VocabularySize => _tokens.Count;
@@ -75,9 +79,49 @@ public sealed class ClipTokenizer
         string vocabPath = Path.Combine(folder, VocabFile), mergesPath = Path.Combine(folder, MergesFile);
         foreach (var p in new[] { vocabPath, mergesPath })
             if (!File.Exists(p)) throw new InvalidDataException($"{p}: missing — a CLIP tokenizer folder needs {VocabFile} and {MergesFile}");
-        using var vocab = File.OpenRead(vocabPath);
-        using var merges = File.OpenRead(mergesPath);
-        return Create(vocab, vocabPath, merges, mergesPath, Path.GetFullPath(folder));
+        ClipTokenizer tok;
+        using (var vocab = File.OpenRead(vocabPath))
+        using (var merges = File.OpenRead(mergesPath))
+            tok = Create(vocab, vocabPath, merges, mergesPath, Path.GetFullPath(folder));
+        tok.Padding = ReadPadding(folder, tok);
+        return tok;
+    }
+
+    /// <summary>
+    /// The padding a tokenizer folder asks for: the <c>pad_token</c> of special_tokens_map.json or tokenizer_config.json
+    /// (diffusers pipelines carry both): &lt;|endoftext|&gt; (SD 1.x) or "!" = id 0 (SD 2.x, SDXL's tokenizer_2).
+    /// Neither file: <see cref="ClipPadding.EndOfText"/>.
+    /// </summary>
+    private static ClipPadding ReadPadding(string folder, ClipTokenizer tok)
+    {
+        foreach (var name in new[] { "special_tokens_map.json", "tokenizer_config.json" })
+        {
+            string path = Path.Combine(folder, name);
+            if (!File.Exists(path)) continue;
+            string? pad;
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("pad_token", out var p)) continue;
+                pad = p.ValueKind switch
+                {
+                    JsonValueKind.String => p.GetString(),
+                    JsonValueKind.Object when p.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
+                    JsonValueKind.Null => null,
+                    _ => throw new InvalidDataException($"{path}: pad_token must be a string or an object with \"content\""),
+                };
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{path}: invalid JSON: {e.Message}", e);
+            }
+            if (pad is null) continue;
+            int id = tok._bpe.Vocabulary.TryGetValue(pad, out int v) ? v : -1;
+            if (id == tok.EndOfTextId) return ClipPadding.EndOfText;
+            if (id == 0) return ClipPadding.Zero;
+            throw new InvalidDataException($"{path}: pad_token '{pad}' (id {id}) is neither <|endoftext|> nor id 0 — not a CLIP padding this tokenizer knows");
+        }
+        return ClipPadding.EndOfText;
     }
 
     /// <summary>

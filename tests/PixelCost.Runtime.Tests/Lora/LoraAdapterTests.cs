@@ -329,6 +329,10 @@ public class LoraAdapterTests
 
             Assert.Throws<FileNotFoundException>(() => LoraAdapter.Load(P("absent.safetensors")));
 
+            var disposed = LoraAdapter.Load(P("shape.safetensors"));
+            disposed.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => disposed.FuseInto(unet, 1f));
+
             // F16 target weights: refused with a reason, not silently mis-fused.
             using var half = cpu.Allocate(DType.F16, 32, 32);
             using (var l = LoraAdapter.Load(P("shape.safetensors")))

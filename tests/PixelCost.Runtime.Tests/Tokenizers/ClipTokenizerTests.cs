@@ -141,6 +141,13 @@ public class ClipTokenizerTests(ITestOutputHelper output)
                 Assert.Equal(ids, fromFolder.EncodeUnpadded(prompt));
                 Assert.Equal(ids, forModel.EncodeUnpadded(prompt));
             }
+            Assert.Equal(ClipPadding.EndOfText, fromFolder.Padding);   // no special_tokens_map.json
+            // SD 2.x's tokenizer folder names "!" (id 0) as its pad token; SD 1.x's <|endoftext|>.
+            File.WriteAllText(Path.Combine(dir, "tokenizer", "tokenizer_config.json"), """{"model_max_length": 77, "pad_token": "!"}""");
+            Assert.Equal(ClipPadding.Zero, ClipTokenizer.Load(Path.Combine(dir, "tokenizer")).Padding);
+            File.WriteAllText(Path.Combine(dir, "tokenizer", "special_tokens_map.json"), """{"pad_token": {"content": "<|endoftext|>"}}""");
+            Assert.Equal(ClipPadding.EndOfText, ClipTokenizer.Load(Path.Combine(dir, "tokenizer")).Padding);   // the map is read first
+            Assert.Equal(ClipPadding.EndOfText, ClipTokenizer.Default.Padding);
             // No tokenizer files: the built-in vocabulary.
             Assert.Same(ClipTokenizer.Default, ClipTokenizer.ForModel(dir, "tokenizer_2"));
             Assert.Same(ClipTokenizer.Default, ClipTokenizer.ForModel(null));

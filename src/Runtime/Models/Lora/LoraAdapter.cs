@@ -178,6 +178,7 @@ public sealed class LoraAdapter : IDisposable
         ArgumentNullException.ThrowIfNull(acc);
         ArgumentNullException.ThrowIfNull(weights);
         if (!float.IsFinite(scale)) throw new ArgumentException($"LoRA scale must be finite, got {scale}", nameof(scale));
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var mine = _modules.Where(m => m.Target == target).ToList();
         if (mine.Count == 0) return new LoraFuseReport(target, 0, []);
 
@@ -252,5 +253,12 @@ public sealed class LoraAdapter : IDisposable
     private static Tensor Upload(IAccelerator acc, Tensor like, float[] data, int rows, int cols) =>
         like.IsMeta ? acc.Allocate(rows, cols) : acc.FromArray(data, rows, cols);
 
-    public void Dispose() => _modules.Clear();
+    private bool _disposed;
+
+    /// <summary>Drops the host copies of the factors; the adapter cannot fuse afterwards.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _modules.Clear();
+    }
 }

@@ -24,5 +24,6 @@ public static class Program
         CostCommand.Create(),
         RunCommand.Create(),
         TokenizeCommand.Create(),
+        GenerateCommand.Create(),
     ];
 }

@@ -35,5 +35,6 @@ public interface IOpKernels
     KernelLaunch Upsample2xNearest(Tensor x, Tensor y, int variant);
     KernelLaunch TimestepEmbedding(Tensor t, Tensor y, bool flipSinToCos, float downscaleFreqShift, float maxPeriod, int variant);
     KernelLaunch Copy(Tensor src, Tensor dst);
+    KernelLaunch Embedding(Tensor ids, Tensor table, Tensor? positions, Tensor y, int variant);
     KernelLaunch DenoiseStep(Tensor x, Tensor modelOut, Tensor y, DenoiseCoefficients c, Tensor? noise, Tensor? hist, Tensor? aux, int variant);
 }

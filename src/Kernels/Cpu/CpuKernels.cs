@@ -169,4 +169,11 @@ internal sealed class CpuKernels(CpuAccelerator cpu) : IOpKernels
         });
 
     public KernelLaunch Copy(Tensor src, Tensor dst) => new("cpu.v1-strided", () => CopyCpu.Run(cpu, src, dst));
+
+    public KernelLaunch Embedding(Tensor ids, Tensor table, Tensor? positions, Tensor y, int variant) =>
+        new(EmbeddingCpu.VariantName(variant), () =>
+        {
+            if (variant == 1) EmbeddingReference.Run<F32>(ids.AsSpan<int>(), F(table), FOrEmpty(positions), F(y), ids.Dim(1), table.Dim(0), table.Dim(1));
+            else EmbeddingCpu.Run(cpu, ids, table, positions, y);
+        });
 }

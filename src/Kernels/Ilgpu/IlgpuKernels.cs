@@ -273,4 +273,11 @@ internal sealed class IlgpuKernels(IlgpuAccelerator acc) : IOpKernels, IDisposab
         var k = Get(a => new CopyIlgpu(a));
         return new(CopyIlgpu.Variant, () => k.Run(Stream, src, dst));
     }
+
+    public KernelLaunch Embedding(Tensor ids, Tensor table, Tensor? positions, Tensor y, int variant)
+    {
+        var k = Get(a => new EmbeddingIlgpu(a));
+        return new(EmbeddingIlgpu.VariantName(variant), () =>
+            k.Run(Stream, ids.View<int>(), table.F32View(), ViewOrEmpty(positions), y.F32View(), ids.Dim(1), table.Dim(1), variant));
+    }
 }

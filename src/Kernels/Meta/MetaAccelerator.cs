@@ -128,5 +128,6 @@ internal sealed class MetaKernels : IOpKernels
     public KernelLaunch Upsample2xNearest(Tensor x, Tensor y, int variant) => L("upsample_nearest_2x", variant);
     public KernelLaunch TimestepEmbedding(Tensor t, Tensor y, bool flipSinToCos, float downscaleFreqShift, float maxPeriod, int variant) => L("timestep_embedding", variant);
     public KernelLaunch Copy(Tensor src, Tensor dst) => L("copy");
+    public KernelLaunch Embedding(Tensor ids, Tensor table, Tensor? positions, Tensor y, int variant) => L("embedding", variant);
     public KernelLaunch DenoiseStep(Tensor x, Tensor modelOut, Tensor y, DenoiseCoefficients c, Tensor? noise, Tensor? hist, Tensor? aux, int variant) => L("denoise_step", variant);
 }

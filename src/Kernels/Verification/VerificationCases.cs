@@ -48,6 +48,7 @@ public static class VerificationCases
         Activations(l);
         Glue(l);
         Copy(l);
+        Embedding(l);
         return l;
     }
 
@@ -529,6 +530,32 @@ public static class VerificationCases
                 Count = () => { using var sc = Counted.Begin(); SliceReference(x, s, dim, start, len); return sc.Counts; },
                 SpecCost = new Cost(0, 0, 0, 4 * N(yS), 4 * N(yS)),
                 Tolerance = _ => Tolerances.Exact(CopySpec.Op),
+            });
+        }
+    }
+
+    private static void Embedding(List<VerifyCase> l)
+    {
+        // (batch, tokens, vocab, dim, positions): D around vector widths, a row id 0 and V − 1 in every case.
+        foreach (var (b, t, v, d, pos) in new[] { (1, 1, 1, 1, false), (2, 7, 33, 8, true), (3, 5, 100, 33, true), (1, 77, 50, 7, false), (2, 3, 9, 100, true) })
+        {
+            var ids = Data(b * t, 0f, v).Select(MathF.Floor).ToArray();
+            ids[0] = 0; ids[^1] = v - 1;
+            var table = Data((long)v * d);
+            var p = pos ? Data((long)(t + 1) * d) : [];   // one spare row: only the first T are added
+            int[] yS = [b, t, d];
+            Operand[] inputs = pos
+                ? [new("ids", [b, t], ids, DType.I32), new("table", [v, d], table), new("positions", [t + 1, d], p)]
+                : [new("ids", [b, t], ids, DType.I32), new("table", [v, d], table)];
+            int[] iid = ids.Select(x => (int)x).ToArray();
+            l.Add(new VerifyCase
+            {
+                Op = EmbeddingSpec.Op, Label = $"ids[{b},{t}] table[{v},{d}]{(pos ? " +pos" : "")}", Inputs = inputs, OutputShape = yS,
+                Launch = (acc, i, y, vr) => Ops.Embedding(acc, i[0], i[1], pos ? i[2] : null, y, vr),
+                Reference = () => { var y = new F64[N(yS)]; EmbeddingReference.Run<F64>(iid, D(table), D(p), y, t, v, d); return Out(y); },
+                Count = () => { Counted[] ct = C(table), cp = C(p), y = new Counted[N(yS)]; using var sc = Counted.Begin(); EmbeddingReference.Run<Counted>(iid, ct, cp, y, t, v, d); return sc.Counts; },
+                SpecCost = EmbeddingSpec.Cost(b, t, d, pos),
+                Tolerance = pos ? Tolerances.OneRounding : _ => Tolerances.Exact(EmbeddingSpec.Op),
             });
         }
     }

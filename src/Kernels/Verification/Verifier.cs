@@ -3,8 +3,18 @@ using PixelCost.Kernels.Reference;
 
 namespace PixelCost.Kernels.Verification;
 
-/// <summary>One input of a case: a dense F32 tensor uploaded before the launch.</summary>
-public sealed record Operand(string Name, int[] Shape, float[] Data);
+/// <summary>One input of a case: a dense tensor uploaded before the launch — F32, or I32 (indices: the floats are
+/// whole numbers, converted on upload).</summary>
+public sealed record Operand(string Name, int[] Shape, float[] Data, DType DType = DType.F32)
+{
+    internal Tensor Upload(IAccelerator acc)
+    {
+        if (DType == DType.F32) return acc.FromArray(Data, Shape);
+        var t = acc.Allocate(DType.I32, Shape);
+        acc.Upload<int>(t, Data.Select(v => (int)v).ToArray());
+        return t;
+    }
+}
 
 /// <summary>
 /// One verification case: an op on one small shape with deterministic inputs. <see cref="Launch"/> runs the op through
@@ -118,7 +128,7 @@ public static class Verifier
         bool wasDry = acc.DryRun;
         try
         {
-            foreach (var op in c.Inputs) tensors.Add(acc.Allocate(DType.F32, op.Shape, zero: false));
+            foreach (var op in c.Inputs) tensors.Add(acc.Allocate(op.DType, op.Shape, zero: false));
             var y = acc.Allocate(c.OutputType, c.OutputShape, zero: false);
             tensors.Add(y);
             acc.DryRun = true;
@@ -148,7 +158,7 @@ public static class Verifier
         var tensors = new List<Tensor>();
         try
         {
-            foreach (var op in c.Inputs) tensors.Add(acc.FromArray(op.Data, op.Shape));
+            foreach (var op in c.Inputs) tensors.Add(op.Upload(acc));
             var y = acc.Allocate(c.OutputType, c.OutputShape, zero: false);
             tensors.Add(y);
             long n = y.Length;

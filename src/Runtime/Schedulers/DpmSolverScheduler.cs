@@ -47,11 +47,18 @@ public sealed class DpmSolverScheduler : SchedulerBase
         return (alpha, s, Math.Log(alpha) - Math.Log(s));
     }
 
+    /// <summary>The x0 the solver itself uses: Ax·x + Ae·m̂ at the step's σ (see the class comment).</summary>
+    protected override (double X, double M) X0Core(int k)
+    {
+        var (alpha0, s0, _) = At(_sigmas[k]);
+        return VPrediction ? (alpha0, -s0) : (1 / alpha0, -s0 / alpha0);
+    }
+
     protected override void StepCore(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int k, Tensor? noise)
     {
-        var (alpha0, s0, lambda0) = At(_sigmas[k]);
+        var (_, s0, lambda0) = At(_sigmas[k]);
         double sigmaT = _sigmas[k + 1];
-        double ax = VPrediction ? alpha0 : 1 / alpha0, ae = VPrediction ? -s0 : -s0 / alpha0;
+        var (ax, ae) = X0Core(k);
         // σ_t = 0: α_t = 1, λ_t = +∞, e^(−h) = 0, so A = −1 and s_t/s_s0 = 0: x_t = x0.
         double a, ratio, h;
         if (sigmaT == 0) { a = -1; ratio = 0; h = double.PositiveInfinity; }

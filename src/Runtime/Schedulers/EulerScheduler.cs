@@ -53,6 +53,13 @@ public sealed class EulerScheduler : SchedulerBase
         return Math.Sqrt(Math.Max(next * next * (s * s - next * next) / (s * s), 0));
     }
 
+    /// <summary>k-diffusion's denoised on the σ-space latent: x − σ·ε̂, or for v x/(σ²+1) − σ/√(σ²+1)·v̂.</summary>
+    protected override (double X, double M) X0Core(int k)
+    {
+        double s = _sigmas[k];
+        return VPrediction ? (1 / (s * s + 1), -s / Math.Sqrt(s * s + 1)) : (1, -s);
+    }
+
     protected override void StepCore(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int k, Tensor? noise)
     {
         double s = _sigmas[k], next = _sigmas[k + 1], up = 0, dt;

@@ -50,6 +50,24 @@ public interface IScheduler : IDisposable
     /// sample's shape, required exactly when <see cref="NeedsNoise"/> is true (ignored otherwise).
     /// </summary>
     void Step(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int stepIndex, Tensor? noise);
+
+    /// <summary>
+    /// The coefficients of this step's predicted clean latent x̂₀ = X·sample + M·m̂, with sample the latent before
+    /// <see cref="Step"/> at <paramref name="stepIndex"/> (unscaled) and m̂ the guided model output. ε-prediction at ᾱ_t:
+    /// x̂₀ = (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t; v-prediction: x̂₀ = √ᾱ_t·x_t − √(1−ᾱ_t)·v̂; σ-parameterised schedulers (Euler
+    /// family) on their σ-space latent: x̂₀ = x − σ·ε̂ (v: x/(σ²+1) − σ/√(σ²+1)·v̂); DPM-Solver++ with the α, s of its
+    /// interpolated σ (its own x0); LCM: its boundary-condition <c>denoised</c> = c_out·x̂₀ + c_skip·x (what diffusers'
+    /// LCM pipeline decodes).
+    /// </summary>
+    (double X, double M) PredictedX0Coefficients(int stepIndex);
+
+    /// <summary>
+    /// Writes this step's x̂₀ (<see cref="PredictedX0Coefficients"/>) into <paramref name="x0"/> (sample's shape) with one
+    /// <see cref="Ops.DenoiseStep"/> launch (guidance applied to a [2N,…] model output as in <see cref="Step"/>); neither
+    /// the sample nor the trajectory changes. Call it before <see cref="Step"/> of the same index (the step updates the
+    /// sample in place).
+    /// </summary>
+    void PredictX0(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int stepIndex, Tensor x0);
 }
 
 /// <summary>Makes schedulers from configs.</summary>

@@ -27,15 +27,20 @@ public sealed class LcmScheduler : SchedulerBase
 
     protected override bool NeedsNoiseCore(int stepIndex) => stepIndex != Timesteps.Length - 1;
 
-    protected override void StepCore(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int k, Tensor? noise)
+    /// <summary>LCM's <c>denoised</c> = c_out·x0 + c_skip·x (the boundary condition), what its pipeline decodes.</summary>
+    protected override (double X, double M) X0Core(int k)
     {
         int t = Timesteps[k];
-        bool last = k == Timesteps.Length - 1;
-        double at = AlphasCumprod[t];
         double s = t * Config.TimestepScaling;
         double cSkip = 0.25 / (s * s + 0.25), cOut = s / Math.Sqrt(s * s + 0.25);
-        var (x0x, x0m, _, _) = Predictions(at);
-        double ax = cOut * x0x + cSkip, ae = cOut * x0m;
+        var (x0x, x0m, _, _) = Predictions(AlphasCumprod[t]);
+        return (cOut * x0x + cSkip, cOut * x0m);
+    }
+
+    protected override void StepCore(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int k, Tensor? noise)
+    {
+        bool last = k == Timesteps.Length - 1;
+        var (ax, ae) = X0Core(k);
         if (last)
         {
             Launch(acc, sample, modelOut, sample, guidance, ax, ae);

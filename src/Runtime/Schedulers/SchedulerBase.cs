@@ -79,6 +79,29 @@ public abstract class SchedulerBase : IScheduler
         _next = stepIndex + 1;
     }
 
+    public (double X, double M) PredictedX0Coefficients(int stepIndex)
+    {
+        CheckIndex(stepIndex);
+        return X0Core(stepIndex);
+    }
+
+    /// <summary>x̂₀'s coefficients; by default from ᾱ at the step's timestep (the DDPM/DDIM/PNDM family).</summary>
+    protected virtual (double X, double M) X0Core(int stepIndex)
+    {
+        var (x0x, x0m, _, _) = Predictions(AlphasCumprod[Timesteps[stepIndex]]);
+        return (x0x, x0m);
+    }
+
+    public void PredictX0(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int stepIndex, Tensor x0)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(acc);
+        ArgumentNullException.ThrowIfNull(x0);
+        if (!float.IsFinite(guidance)) throw new ArgumentException($"{Config.ClassName} x0 at step {stepIndex}: guidance {guidance} must be finite", nameof(guidance));
+        var (x, m) = PredictedX0Coefficients(stepIndex);
+        Launch(acc, sample, modelOut, x0, guidance, x, m);
+    }
+
     protected abstract void StepCore(IAccelerator acc, Tensor sample, Tensor modelOut, float guidance, int stepIndex, Tensor? noise);
 
     /// <summary>History buffer <paramref name="slot"/>: sample's shape, on acc; (re)allocated when either changes.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Meta;
 using PixelCost.Runtime.Models;
+using PixelCost.Runtime.Models.TextEncoder;
 using Spectre.Console;
 
 namespace PixelCost.Harness.Commands;
@@ -12,7 +13,7 @@ namespace PixelCost.Harness.Commands;
 /// <see cref="MetaAccelerator"/> (every op records its Spec's cost; nothing is allocated or run, so SDXL at 1024² costs in
 /// seconds): per component (one UNet pass, UNet × steps × CFG, the scheduler steps, the VAE decoder), matmul FLOPs, all
 /// FLOPs, transcendentals, parameters, weight bytes and peak activation bytes; the same for a random pixel map of the
-/// output size, and the ratio. The text encoder is not built yet (listed as such).
+/// output size, and the ratio. The text encoder(s) run once per prompt batch (twice with guidance: the negative prompts).
 /// </summary>
 public static class CostCommand
 {
@@ -127,11 +128,9 @@ public static class CostCommand
             components.Add(new ComponentCost("vae decoder", $"{lh}×{lw} latent → {h}×{w} image", meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals,
                 vae.ParameterCount, vae.WeightBytes, meta.Memory.Peak - weights));
         }
-        components.Add(new ComponentCost("text encoder", "not counted: the CLIP text encoder is not built yet", 0, 0, 0, 0, null, null, null,
-            "not built yet"));
-
+        components.AddRange(TextEncoders(meta, model, preset, batch, evals));
         var run = components.Where(c => c.Component != "unet pass").ToList();
-        var total = new ComponentCost("total", "one text-to-image run (without the text encoder)", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
+        var total = new ComponentCost("total", "one text-to-image run", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
             run.Sum(c => c.Flops), run.Sum(c => c.Transcendentals), run.Sum(c => c.Parameters ?? 0), run.Sum(c => c.WeightBytes ?? 0),
             run.Max(c => c.PeakActivationBytes ?? 0));
 
@@ -143,6 +142,41 @@ public static class CostCommand
             w, h, n, g, batch, evals, components, total, pixels, pixels.Flops > 0 ? (double)total.Flops / pixels.Flops : 0, byBlock,
             "counted from the graph's Specs: matmul FLOPs = 2 per multiply-accumulate (PyTorch FlopCounterMode), bias adds excluded; FLOPs = matmul + other; transcendentals listed apart");
     }
+
+    /// <summary>
+    /// The pipeline's text encoder(s) on meta tensors: one batch of <paramref name="batch"/> prompts (77 tokens each, the
+    /// tokenizer pads to it) and, with guidance (<paramref name="evals"/> = 2), the negative prompts — diffusers encodes
+    /// them as a second batch of the same size, so launches and FLOPs double. One row per encoder (ledger scope
+    /// text_encoder / text_encoder_2); peak activations are those of one encode (both encoders, weights excluded).
+    /// </summary>
+    private static IEnumerable<ComponentCost> TextEncoders(MetaAccelerator meta, string model, bool preset, int batch, int evals)
+    {
+        if (!preset && !Directory.Exists(Path.Combine(model, "text_encoder")))
+            return [new ComponentCost("text encoder", $"not counted: {model} has no text_encoder/ folder", 0, 0, 0, 0, null, null, null, "not in the pipeline folder")];
+        using var tc = preset ? TextConditioner.ForPreset(meta, model, seed: 0) : TextConditioner.Load(meta, model);
+        long weights = meta.Memory.InUse;
+        meta.Ledger.Clear();
+        meta.ResetPeak();
+        using (tc.Encode(Enumerable.Repeat("a photograph of an astronaut riding a horse", batch).ToList())) { }
+        long peak = meta.Memory.Peak - weights;
+        var byScope = meta.Ledger.ByScope(1).ToDictionary(x => x.Scope);
+        string prompts = $"{batch} prompt{(batch > 1 ? "s" : "")}{(evals == 2 ? $" + {batch} negative" : "")} × 77 tokens";
+        return tc.Encoders.Select(e =>
+        {
+            var (_, launches, c, _) = byScope[e.Component];
+            string what = $"{EncoderName(e.Config)}, {e.Config.Layers} layers: {prompts}";
+            return new ComponentCost(e.Component, what, launches * evals, c.MatmulFlops * evals, c.Flops * evals, c.Transcendentals * evals,
+                e.ParameterCount, e.WeightBytes, peak);
+        }).ToList();
+    }
+
+    private static string EncoderName(ClipTextConfig c) => c.HiddenSize switch
+    {
+        768 => "CLIP ViT-L/14",
+        1024 => "OpenCLIP ViT-H/14",
+        1280 => "OpenCLIP ViT-bigG/14",
+        _ => $"CLIP text transformer (width {c.HiddenSize})",
+    };
 
     private static void Write(CostReport r, TextWriter stdout)
     {

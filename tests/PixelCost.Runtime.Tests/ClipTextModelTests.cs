@@ -76,6 +76,21 @@ public sealed class ClipTextModelTests(ITestOutputHelper output)
         CheckGolden(cpu, model);
     }
 
+    /// <summary>SD 1.x's config.json still carries the legacy eos_token_id 2, for which transformers pools at the argmax
+    /// id: the same (first) &lt;|endoftext|&gt; for eot- and 0-padded prompts, so the golden outputs hold.</summary>
+    [Fact]
+    public void Cpu_LegacyEosTokenId2_PoolsAtTheArgmaxId()
+    {
+        using var cpu = new CpuAccelerator(threads: 2);
+        using var model = ClipTextModel.Load(cpu, Dir, config: ClipTextConfig.Load(Dir) with { EosTokenId = 2 });
+        CheckGolden(cpu, model);
+        // By hand: argmax is the first maximum; without the legacy id, the first eos (0 when there is none).
+        Assert.Equal(2, ClipTextModel.PooledToken([49406, 5, 49407, 49407], 2));
+        Assert.Equal(2, ClipTextModel.PooledToken([49406, 5, 49407, 0], 2));
+        Assert.Equal(2, ClipTextModel.PooledToken([49406, 2, 49407, 0], 49407));
+        Assert.Equal(0, ClipTextModel.PooledToken([49406, 5, 7, 0], 49407));
+    }
+
     [Fact]
     public void IlgpuCpu_AllCasesBothPaddings_MatchGolden()
     {

@@ -71,4 +71,43 @@ public class CostCommandTests
         Assert.Contains(mention, line);
         Assert.Equal("", r.Out);
     }
+
+    /// <summary>A CLIP text encoder's matmul FLOPs for one batch of prompts of T tokens, from the architecture alone:
+    /// per layer the q, k, v, out projections (2·T·D² each), fc1 and fc2 (2·T·D·M each) and causal attention (query i
+    /// meets i + 1 keys; QKᵀ and PV each 2·D per pair: 4·D·T(T+1)/2); the projection 2·D·P on the pooled row.</summary>
+    private static long ClipMatmulFlops(int prompts, long layers, long d, long m, long p, long t = 77) =>
+        prompts * (layers * (4 * 2 * t * d * d + 2 * 2 * t * d * m + 4 * d * (t * (t + 1) / 2)) + 2 * d * p);
+
+    [Theory]
+    [InlineData("sd15", "0", 1, 12, 768, 3072, 0, 123_060_480L)]     // CLIP ViT-L/14
+    [InlineData("sd15", "7.5", 2, 12, 768, 3072, 0, 123_060_480L)]   // + the negative prompts' batch
+    [InlineData("sd21", "7.5", 2, 23, 1024, 4096, 0, 340_387_840L)]  // OpenCLIP ViT-H/14, penultimate layer baked in
+    public void TextEncoderRowIsCountedAndInTheTotal(string model, string guidance, int batches, int layers, int d, int m, int p, long parameters)
+    {
+        var r = Run("cost", "--model", model, "--steps", "2", "--guidance", guidance, "--batch", "3", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        var te = Component(root, "text_encoder");
+        Assert.Equal(ClipMatmulFlops(3 * batches, layers, d, m, p), te.GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(parameters, te.GetProperty("parameters").GetInt64());
+        long sum = new[] { "unet × steps", "vae decoder", "text_encoder" }.Sum(n => Component(root, n).GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(sum, root.GetProperty("total").GetProperty("matmul_flops").GetInt64());
+    }
+
+    [Fact]
+    public void SdxlHasBothTextEncoders()
+    {
+        var r = Run("cost", "--model", "sdxl", "--steps", "1", "--width", "512", "--height", "512", "--json");
+        Assert.True(r.Code == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        // Guidance 5 (SDXL's default): prompts + negative prompts, batch 1 each.
+        Assert.Equal(ClipMatmulFlops(2, 12, 768, 3072, 0), Component(root, "text_encoder").GetProperty("matmul_flops").GetInt64());
+        var g = Component(root, "text_encoder_2");
+        Assert.Equal(ClipMatmulFlops(2, 32, 1280, 5120, 1280), g.GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(694_659_840L, g.GetProperty("parameters").GetInt64());   // SDXL's CLIPTextModelWithProjection
+        long sum = new[] { "unet × steps", "vae decoder", "text_encoder", "text_encoder_2" }.Sum(n => Component(root, n).GetProperty("matmul_flops").GetInt64());
+        Assert.Equal(sum, root.GetProperty("total").GetProperty("matmul_flops").GetInt64());
+    }
 }

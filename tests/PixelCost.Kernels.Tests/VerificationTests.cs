@@ -22,7 +22,7 @@ public class VerificationTests
             "noise.uniform", "noise.gaussian", "pixels.noise", "pixels.smooth_noise", "pixels.gradient", "pixels.checkerboard",
             "pixels.quantize_u8", "gemm", "linear", "conv2d", "group_norm", "group_norm_silu", "layer_norm", "softmax", "attention",
             "silu", "gelu", "gelu_tanh", "quick_gelu", "geglu", "add", "scale", "add_channel_bias", "concat", "upsample_nearest_2x",
-            "timestep_embedding", "copy",
+            "timestep_embedding", "copy", "embedding",
         ];
         Assert.Equal(expected.Order(), Verifier.Ops.Order());
         Assert.All(Verifier.Ops, op => Assert.True(Verifier.CasesOf(op).Count >= 3, $"{op}: a sweep, not one shape"));
@@ -164,6 +164,8 @@ public class VerificationTests
         using var acc = IlgpuAccelerator.CreateCpu();
         var copy = Verifier.VerifyOp(acc, "copy");
         Assert.Equal(VerifyStatus.Pass, Assert.Single(copy).Status);
+        var embedding = Verifier.VerifyOp(acc, "embedding");
+        Assert.Equal(VerifyStatus.Pass, Assert.Single(embedding).Status);
         // Whatever ILGPU kernels exist when this runs: a row passes or says "no kernel", never fails.
         foreach (var r in Verifier.VerifyOp(acc, "add"))
             Assert.True(r.Status != VerifyStatus.Fail, $"{r.Variant}: {r.Note}");

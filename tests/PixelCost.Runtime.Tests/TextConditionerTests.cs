@@ -31,7 +31,7 @@ public sealed class TextConditionerTests
         else Assert.Equal(new[] { 2, pooled }, c.Pooled!.Shape.ToArray());
         Assert.Equal(7, c.Tokens[0].TokenCount);   // bos a photo of a cat eos
         var scopes = meta.Ledger.Entries.Select(e => e.Scope.Split('/')[0]).Distinct().ToList();
-        Assert.Equal(encoders == 2 ? new[] { "text_encoder", "text_encoder_2", "" } : new[] { "text_encoder" }, scopes);
+        Assert.Equal(encoders == 2 ? new[] { "text_encoder", "text_encoder_2" } : new[] { "text_encoder" }, scopes);
     }
 
     private static void MakePipeline(string root, bool xl)

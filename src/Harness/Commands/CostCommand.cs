@@ -4,6 +4,7 @@ using PixelCost.Harness.Reporting;
 using PixelCost.Kernels;
 using PixelCost.Kernels.Meta;
 using PixelCost.Runtime.Models;
+using PixelCost.Runtime.Models.TextEncoder;
 using Spectre.Console;
 
 namespace PixelCost.Harness.Commands;
@@ -13,7 +14,7 @@ namespace PixelCost.Harness.Commands;
 /// <see cref="MetaAccelerator"/> (every op records its Spec's cost; nothing is allocated or run, so SDXL at 1024² costs in
 /// seconds): per component (one UNet pass, UNet × steps × CFG, the scheduler steps, the VAE decoder), matmul FLOPs, all
 /// FLOPs, transcendentals, parameters, weight bytes and peak activation bytes; the same for a random pixel map of the
-/// output size, and the ratio. The text encoder is not built yet (listed as such).
+/// output size, and the ratio. The text encoder(s) run once per prompt batch (twice with guidance: the negative prompts).
 /// </summary>
 public static class CostCommand
 {
@@ -62,11 +63,13 @@ public static class CostCommand
     };
 
     /// <summary>A ledger's entries rolled up by <see cref="KindOf"/>, every kind present (zeros where none ran), in <see cref="Kinds"/> order.</summary>
-    internal static IReadOnlyList<KindCost> ByKind(Ledger ledger)
+    internal static IReadOnlyList<KindCost> ByKind(Ledger ledger, string? scope = null)
     {
-        var rows = ledger.ByOp().GroupBy(o => KindOf(o.Op)).ToDictionary(g => g.Key, g => g.ToList());
+        // scope: only entries of that top-level ledger scope (e.g. one text encoder of a pair).
+        var entries = ledger.Entries.Where(e => scope is null || e.Scope == scope || e.Scope.StartsWith(scope + "/", StringComparison.Ordinal));
+        var rows = entries.GroupBy(e => KindOf(e.Op)).ToDictionary(g => g.Key, g => g.ToList());
         return Kinds.Select(k => rows.TryGetValue(k, out var ops)
-            ? new KindCost(k, ops.Sum(o => (long)o.Launches), ops.Sum(o => o.Cost.MatmulFlops), ops.Sum(o => o.Cost.Flops), ops.Sum(o => o.Cost.Bytes))
+            ? new KindCost(k, ops.Count, ops.Sum(o => o.Cost.MatmulFlops), ops.Sum(o => o.Cost.Flops), ops.Sum(o => o.Cost.Bytes))
             : new KindCost(k, 0, 0, 0, 0)).ToList();
     }
 
@@ -142,11 +145,9 @@ public static class CostCommand
             components.Add(new ComponentCost("vae decoder", $"{lh}×{lw} latent → {h}×{w} image", meta.Ledger.Count, c.MatmulFlops, c.Flops, c.Transcendentals,
                 vae.ParameterCount, vae.WeightBytes, meta.Memory.Peak - weights, ByKind: ByKind(meta.Ledger)));
         }
-        components.Add(new ComponentCost("text encoder", "not counted: the CLIP text encoder is not built yet", 0, 0, 0, 0, null, null, null,
-            "not built yet"));
-
+        components.AddRange(TextEncoders(meta, model, preset, batch, evals));
         var run = components.Where(c => c.Component != "unet pass").ToList();
-        var total = new ComponentCost("total", "one text-to-image run (without the text encoder)", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
+        var total = new ComponentCost("total", "one text-to-image run", run.Sum(c => c.Launches), run.Sum(c => c.MatmulFlops),
             run.Sum(c => c.Flops), run.Sum(c => c.Transcendentals), run.Sum(c => c.Parameters ?? 0), run.Sum(c => c.WeightBytes ?? 0),
             run.Max(c => c.PeakActivationBytes ?? 0), ByKind: SumKinds(run.Select(c => (c.ByKind, 1L))));
 
@@ -184,6 +185,41 @@ public static class CostCommand
         var byBlock = meta.Ledger.ByScope(1).Select(s => new ScopeCost(s.Scope, s.Cost.MatmulFlops, s.Cost.Flops)).ToList();
         return (pass, byBlock);
     }
+
+    /// <summary>
+    /// The pipeline's text encoder(s) on meta tensors: one batch of <paramref name="batch"/> prompts (77 tokens each, the
+    /// tokenizer pads to it) and, with guidance (<paramref name="evals"/> = 2), the negative prompts — diffusers encodes
+    /// them as a second batch of the same size, so launches and FLOPs double. One row per encoder (ledger scope
+    /// text_encoder / text_encoder_2); peak activations are those of one encode (both encoders, weights excluded).
+    /// </summary>
+    private static IEnumerable<ComponentCost> TextEncoders(MetaAccelerator meta, string model, bool preset, int batch, int evals)
+    {
+        if (!preset && !Directory.Exists(Path.Combine(model, "text_encoder")))
+            return [new ComponentCost("text encoder", $"not counted: {model} has no text_encoder/ folder", 0, 0, 0, 0, null, null, null, "not in the pipeline folder")];
+        using var tc = preset ? TextConditioner.ForPreset(meta, model, seed: 0) : TextConditioner.Load(meta, model);
+        long weights = meta.Memory.InUse;
+        meta.Ledger.Clear();
+        meta.ResetPeak();
+        using (tc.Encode(Enumerable.Repeat("a photograph of an astronaut riding a horse", batch).ToList())) { }
+        long peak = meta.Memory.Peak - weights;
+        var byScope = meta.Ledger.ByScope(1).ToDictionary(x => x.Scope);
+        string prompts = $"{batch} prompt{(batch > 1 ? "s" : "")}{(evals == 2 ? $" + {batch} negative" : "")} × 77 tokens";
+        return tc.Encoders.Select(e =>
+        {
+            var (_, launches, c, _) = byScope[e.Component];
+            string what = $"{EncoderName(e.Config)}, {e.Config.Layers} layers: {prompts}";
+            return new ComponentCost(e.Component, what, launches * evals, c.MatmulFlops * evals, c.Flops * evals, c.Transcendentals * evals,
+                e.ParameterCount, e.WeightBytes, peak, ByKind: SumKinds([(ByKind(meta.Ledger, e.Component), evals)]));
+        }).ToList();
+    }
+
+    private static string EncoderName(ClipTextConfig c) => c.HiddenSize switch
+    {
+        768 => "CLIP ViT-L/14",
+        1024 => "OpenCLIP ViT-H/14",
+        1280 => "OpenCLIP ViT-bigG/14",
+        _ => $"CLIP text transformer (width {c.HiddenSize})",
+    };
 
     private static void Write(CostReport r, TextWriter stdout)
     {

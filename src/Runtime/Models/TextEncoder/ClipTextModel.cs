@@ -265,10 +265,10 @@ public sealed class ClipTextModel : IDisposable
 
     /// <summary>
     /// One pass over <paramref name="inputIds"/> [B,T] (I32, T ≤ max positions, ids in [0, vocab)). The pooled row of
-    /// each prompt is its first eos id (transformers: the argmax id when eos_token_id is 2, the first eos otherwise;
-    /// for CLIP's vocabulary both find the first &lt;|endoftext|&gt;); a prompt without one pools its last token. The
-    /// ids are read on the host for that (a small download); on the meta accelerator the pooled row is the last token
-    /// (the cost does not depend on which). Every launch runs under the ledger scope <see cref="Component"/>.
+    /// each prompt is chosen as transformers chooses it (<see cref="PooledToken"/>: the argmax id when eos_token_id is
+    /// 2, the first eos otherwise; for CLIP prompts both find the first &lt;|endoftext|&gt;). The ids are read on the
+    /// host for that (a small download); on the meta accelerator the pooled row is the last token (the cost does not
+    /// depend on which). Every launch runs under the ledger scope <see cref="Component"/>.
     /// </summary>
     public ClipTextOutput Forward(Tensor inputIds)
     {
@@ -288,11 +288,7 @@ public sealed class ClipTextModel : IDisposable
             for (int i = 0; i < ids.Length; i++)
                 if ((uint)ids[i] >= (uint)c.VocabSize)
                     throw new ArgumentException($"text encoder: input_ids[{i / tokens},{i % tokens}] = {ids[i]} is outside the vocabulary [0, {c.VocabSize})");
-            for (int b = 0; b < batch; b++)
-            {
-                int at = Array.IndexOf(ids, c.EosTokenId, b * tokens, tokens);
-                pooledRows[b] = at >= 0 ? at : b * tokens + tokens - 1;
-            }
+            for (int b = 0; b < batch; b++) pooledRows[b] = b * tokens + PooledToken(ids.AsSpan(b * tokens, tokens), c.EosTokenId);
         }
 
         var L = acc.Ledger;
@@ -336,6 +332,23 @@ public sealed class ClipTextModel : IDisposable
             x?.Dispose(); penultimate?.Dispose(); last?.Dispose(); pooled?.Dispose(); textEmbeds?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// transformers' pooled position: with the legacy eos_token_id 2 (SD 1.x's config.json still says 2) the argmax
+    /// id — CLIP's &lt;|endoftext|&gt; 49407 is the largest id, so its first occurrence; otherwise the first eos id
+    /// (position 0 when there is none, as argmax over all-false gives). torch's argmax returns the first maximum.
+    /// </summary>
+    internal static int PooledToken(ReadOnlySpan<int> ids, int eosTokenId)
+    {
+        int best = 0;
+        if (eosTokenId == 2)
+        {
+            for (int i = 1; i < ids.Length; i++) if (ids[i] > ids[best]) best = i;
+            return best;
+        }
+        int at = ids.IndexOf(eosTokenId);
+        return at >= 0 ? at : 0;
     }
 
     /// <summary>One encoder layer, in place on x [B,T,D]: pre-norm causal self-attention and MLP, each with a residual.</summary>

@@ -165,6 +165,8 @@ public sealed class TextConditioner : IDisposable
             var hidden = acc.Allocate(batch, tt, d1 + d2);
             try
             {
+                using var scope = acc.Ledger.Scope(_encoders[1].Component);
+                using var inner = acc.Ledger.Scope("concat_hidden_states");
                 using var va = a.Reshape(batch * tt, d1, 1);
                 using var vb = b.Reshape(batch * tt, d2, 1);
                 using var vy = hidden.Reshape(batch * tt, d1 + d2, 1);

@@ -142,6 +142,9 @@ public static class Charts
         {
             plot.Axes.Bottom.TickLabelStyle.Rotation = -30;
             plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+            // ScottPlot sizes the axis for unrotated labels; reserve the slanted labels' height (sin 30° of their
+            // width at ~0.6 em per character) plus room for the axis title, so they are not cut off.
+            plot.Axes.Bottom.MinimumSize = 0.5f * 0.6f * 13 * labels.Max(l => l.Length) + 40;
         }
     }
 

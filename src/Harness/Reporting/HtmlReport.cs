@@ -8,7 +8,7 @@ namespace PixelCost.Harness.Reporting;
 /// images referenced by relative path so they sit beside the file. Every string given is HTML-escaped. Written
 /// atomically by <see cref="Save"/>.
 /// </summary>
-public sealed class HtmlReport
+public sealed partial class HtmlReport
 {
     private readonly string _title;
     private readonly StringBuilder _body = new();
@@ -58,8 +58,12 @@ public sealed class HtmlReport
         b.Append("</figure>\n");
     }
 
-    private static bool LooksNumeric(string s) =>
-        s.Length > 0 && (char.IsDigit(s[0]) || (s.Length > 1 && s[0] is '-' or '+' or '−' && char.IsDigit(s[1])));
+    /// <summary>A number, optionally with an exponent and a unit ("3.15e6", "2.6e5×", "12.3 %", "591.2 µs", "1,024 MB") —
+    /// not text that merely starts with a digit ("1024×1024 RGB, …"), which stays left-aligned and may wrap.</summary>
+    private static bool LooksNumeric(string s) => NumericCell().IsMatch(s.Trim());
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[-+−]?[\d.,]+(e[-+]?\d+)?\s*(×|%|[µmn]?s|[kMGTP]?(FLOPs?|B|J|W)(/s)?|GB/s|GFLOP/s)?$")]
+    private static partial System.Text.RegularExpressions.Regex NumericCell();
 
     public void Image(string relativePath, string caption) =>
         _body.Append("<figure class=\"image\">").Append(Img(relativePath, caption)).Append("<figcaption>").Append(E(caption)).Append("</figcaption></figure>\n");
@@ -93,7 +97,7 @@ public sealed class HtmlReport
         .note, figcaption { color: var(--muted); font-size: 0.85em; margin: 4px 0; }
         img { max-width: 100%; height: auto; border: 1px solid var(--line); display: block; }
         .strip { display: flex; flex-wrap: wrap; gap: 12px; }
-        .strip figure { flex: 1 1 200px; max-width: 320px; margin: 0; }
+        .strip figure { flex: 1 1 300px; max-width: 540px; margin: 0; }
         footer { color: var(--muted); font-size: 0.8em; margin-top: 2em; }
         @media (max-width: 600px) { body { padding: 8px; font-size: 15px; } .strip figure { flex-basis: 45%; } }
         """;

@@ -63,7 +63,8 @@ public static class Audit
     }
 
     private static string TextEncoderNote(CostCommand.CostReport r) =>
-        r.Components.Any(x => x.Component == "text encoder" && x.Flops > 0) ? "text encoder included" : "text encoder not counted (not built yet)";
+        r.Components.Any(x => x.Component.StartsWith("text_encoder", StringComparison.Ordinal) && x.Flops > 0)
+            ? "text encoder(s) included" : "no text encoder counted (the pipeline has none)";
 
     /// <summary>Every claim beside ours. <paramref name="cost"/> is <c>cost</c>'s collection (model, width, height, steps, guidance).</summary>
     internal static IReadOnlyList<AuditRow> Run(IReadOnlyList<Claim> claims, Func<string, int, int, int, double, CostCommand.CostReport> cost, PixelMeasurements px)

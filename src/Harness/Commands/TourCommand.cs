@@ -493,8 +493,8 @@ public static class TourCommand
         var console = Terminal.Console(stdout, 160);
         console.WriteLine($"pixelcost tour — {r.Accelerator} on {r.Machine}, seed {r.Seed}; weights: random");
         var t = new Table().Border(TableBorder.Rounded).Title("The cost ladder: from random pixels to a coherent image");
-        foreach (var c in new[] { "rung", "FLOPs (counted)", "seconds", "", "joules", "× random: FLOPs", "seconds", "joules" })
-            t.AddColumn(new TableColumn(c) { Alignment = c is "rung" or "" ? Justify.Left : Justify.Right });
+        foreach (var c in new[] { "rung", "FLOPs (counted)", "seconds", "seconds are", "joules", "× random: FLOPs", "seconds", "joules" })
+            t.AddColumn(new TableColumn(c) { Alignment = c is "rung" or "seconds are" ? Justify.Left : Justify.Right });
         foreach (var row in r.Ladder)
             t.AddRow(Markup.Escape(row.Name), Sci(row.Flops), Secs(row.Seconds), row.SecondsKind, row.Joules is { } j ? $"{j:G3} J {row.JoulesKind.Split(' ')[0]}" : "–",
                 Ratio(row.FlopRatio), Ratio(row.SecondsRatio), row.JoulesRatio is { } jr ? Ratio(jr) : "–");

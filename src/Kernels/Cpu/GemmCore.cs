@@ -542,8 +542,10 @@ internal readonly unsafe partial struct Vec512Kernel12x32 : IMicroKernel
         Product(kc, a, lda, b, c, ldc, tile);
         float* cbias = e.ColBias != null ? e.ColBias + gj : null;
         float* rbias = e.RowBias != null ? e.RowBias + gi : null;
-        if (mr < 12 || nr < 32) { GemmCore.PutPartial(tile, 32, c, ldc, mr, nr, first, e, rbias, cbias); return; }
-        for (int i = 0; i < 12; i++, c += ldc)
+        // Tiles short of rows (M = 320, 640, 1280 leave a sliver of 8 or 4) still write whole vectors per row; only
+        // tiles short of columns go element by element.
+        if (nr < 32) { GemmCore.PutPartial(tile, 32, c, ldc, mr, nr, first, e, rbias, cbias); return; }
+        for (int i = 0; i < mr; i++, c += ldc)
             for (int q = 0; q < 32; q += 16)
             {
                 var v = Vector512.Load(tile + i * 32 + q);

@@ -151,7 +151,9 @@ internal readonly unsafe struct Epilogue(float alpha, float beta, float* rowBias
 /// and each thread runs the whole loop nest on its part with its own packing buffers. With 2 cores there is nothing
 /// to gain from sharing a packed B panel (BLIS's ic-parallel scheme needs a barrier per KC block); the price is that
 /// both threads pack the same A block, which is MC·KC copies per MC·KC·(N/2)·2 FLOPs — under 0.1% at N = 4096.
-/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place.
+/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place (both
+/// kernels); the edge sliver of fewer than MR rows is packed instead, since rows past M may lie past the end of A.
+/// Row-major A (packed) and transposed B (x·Wᵀ) are packed through 8×8 register transposes (<see cref="Transpose"/>).
 /// Edge tiles: panels are zero-padded to MR/NR, the micro-kernel always computes a full tile and a partial tile is
 /// written back from a stack buffer.
 /// Two micro-kernels share this loop nest (see <see cref="IMicroKernel"/>), chosen by <see cref="CpuAccelerator.UseVector512"/>:
@@ -166,7 +168,8 @@ internal static unsafe class GemmCore
     // (≈ 86 GFLOP/s each), 512/48 ≈ 5% slower.
     public const int KCMax = 256, MCMax = 144, NCMax = 3072;
     // Measured (one thread, thread CPU time): reading A in place lifts conv 1280→1280 @8² (N = 64) from 51% to 77% of
-    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised.
+    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised. The 512-bit
+    // kernel on Zen 4 agrees (see Vec512Kernel12x32), so both use this threshold.
     public const int DirectMaxN = 512;
 
     [ThreadStatic] private static float* t_packA, t_packB;

@@ -28,13 +28,17 @@ public static class Timing
         MeasureInterleaved([launch], synchronize, minSeconds, minRepeats, maxRepeats)[0];
 
     /// <summary>
-    /// Times several launches in one sitting, interleaved: after each one's warm-up, the samples go round robin
-    /// (sample of 0, of 1, …, of 0, …) until each has ≥ <paramref name="minSeconds"/> of timed work and ≥
+    /// Times several launches in one sitting, interleaved: after each one's warm-up, blocks of samples go round robin
+    /// (a block of 0, of 1, …, of 0, …) until each has ≥ <paramref name="minSeconds"/> of timed work and ≥
     /// <paramref name="minRepeats"/> samples; one median per launch. On a machine whose load drifts (other jobs on
     /// shared cores) a slow spell then lands on every launch alike, so their ratio holds where back-to-back timings
-    /// would credit the quieter second to one side. One launch is <see cref="Measure(Action, Action?, double, int, int)"/>.
+    /// would credit the quieter second to one side. A block lasts ≥ a fifth of <paramref name="minSeconds"/> and is
+    /// followed by an untimed pause of <paramref name="gapSeconds"/>: thread pools spin for a while after a parallel
+    /// call (OpenBLAS's pthreads for up to 2²⁸ cycles, ~70 ms; .NET's workers briefly), and that spinning must not
+    /// share the cores with the next launch's samples. One launch is <see cref="Measure(Action, Action?, double, int, int)"/>.
     /// </summary>
-    public static TimingResult[] MeasureInterleaved(IReadOnlyList<Action> launches, Action? synchronize, double minSeconds = 1.0, int minRepeats = 5, int maxRepeats = 100_000)
+    public static TimingResult[] MeasureInterleaved(IReadOnlyList<Action> launches, Action? synchronize, double minSeconds = 1.0, int minRepeats = 5,
+        int maxRepeats = 100_000, double gapSeconds = 0.1)
     {
         int m = launches.Count;
         var batch = new int[m];
@@ -53,16 +57,25 @@ public static class Timing
         var total = new double[m];
         for (int l = 0; l < m; l++) times[l] = new List<double>();
         bool More(int l) => times[l].Count < maxRepeats && (total[l] < minSeconds || times[l].Count < minRepeats);
+        double block = minSeconds / 5;
         while (Enumerable.Range(0, m).Any(More))
             for (int l = 0; l < m; l++)
             {
                 if (!More(l)) continue;
-                long t0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < batch[l]; i++) launches[l]();
-                synchronize?.Invoke();
-                double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                times[l].Add(t / batch[l]);
-                total[l] += t;
+                // Every block, the first included (after the warm-ups), starts after the pause.
+                if (m > 1 && gapSeconds > 0) Thread.Sleep(TimeSpan.FromSeconds(gapSeconds));
+                double inBlock = 0;
+                do
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < batch[l]; i++) launches[l]();
+                    synchronize?.Invoke();
+                    double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    times[l].Add(t / batch[l]);
+                    total[l] += t;
+                    inBlock += t;
+                }
+                while (inBlock < block && More(l));
             }
         var results = new TimingResult[m];
         for (int l = 0; l < m; l++)

@@ -12,11 +12,12 @@ public class TimingTests
         // minimum time the sample count is exactly minRepeats (a time floor, however small, could be missed by a
         // launch faster than the clock tick).
         var order = new List<int>();
-        var r = Timing.MeasureInterleaved([() => order.Add(0), () => order.Add(1)], null, minSeconds: 0, minRepeats: 7);
+        var r = Timing.MeasureInterleaved([() => order.Add(0), () => order.Add(1)], null, minSeconds: 0, minRepeats: 7, gapSeconds: 0);
         Assert.Equal(2, r.Length);
         Assert.Equal(7, r[0].Repeats);
         Assert.Equal(7, r[1].Repeats);
-        // Warm-up: launch 0 alone (≥ 2 calls), then launch 1 alone; then strictly 0, 1, 0, 1 … for 7 rounds.
+        // Warm-up: launch 0 alone (≥ 2 calls), then launch 1 alone; then strictly 0, 1, 0, 1 … for 7 rounds (with no
+        // minimum time a block is one sample).
         int firstOne = order.IndexOf(1);
         Assert.True(firstOne >= 2);
         Assert.All(order.Take(firstOne), l => Assert.Equal(0, l));

@@ -530,15 +530,29 @@ internal static class KernelBench
             acc.Ledger.Enabled = false;
             Action? sync = acc.Kind == AcceleratorKind.Cpu ? null : acc.Synchronize;
 
-            // A vendor row always sits beside one of ours: ours is timed whenever the vendor's is.
-            var t = TimeWithEnergy(() => setup.Launch(variant), sync, meter, o);
+            // A vendor row always sits beside one of ours: ours is timed whenever the vendor's is. Without an energy
+            // meter the two are timed interleaved (Timing.MeasureInterleaved), so drifting load on a shared machine
+            // hits both alike; with one, each needs its own energy window and they are timed one after the other.
+            Action ours = () => setup.Launch(variant);
+            Action? blas = baseline != null ? setup.Baseline?.Invoke(acc) : null;
+            (TimingResult Timing, Energy.EnergyReading Energy) t, tb = default;
+            if (blas != null && meter.Unavailable is { } noMeter)
+            {
+                var both = Timing.MeasureInterleaved([ours, blas], sync, o.MinTime, 5);
+                t = (both[0], new Energy.EnergyReading(null, noMeter));
+                tb = (both[1], new Energy.EnergyReading(null, noMeter));
+            }
+            else
+            {
+                t = TimeWithEnergy(ours, sync, meter, o);
+                if (blas != null) tb = TimeWithEnergy(blas, sync, meter, o);
+            }
             var ourRow = MakeRow(acc.Id, entry.Op, entry.Variant, c.Label, entry.Shape, entry.Cost, t.Timing, dev, t.Energy, null);
             rows.Add(ourRow);
-            if (baseline != null && setup.Baseline?.Invoke(acc) is { } blas)
+            if (blas != null && baseline != null)
             {
                 // The vendor GEMM computes only the matmul part of the op; it is credited with the ledger's matmul FLOPs.
                 var cost = new Cost(entry.Cost.MatmulFlops, 0, 0, entry.Cost.BytesRead, entry.Cost.BytesWritten);
-                var tb = TimeWithEnergy(blas, sync, meter, o);
                 var row = MakeRow(acc.Id, "gemm", baseline, c.Label, entry.Shape, cost, tb.Timing, dev, tb.Energy, null);
                 rows[0] = ourRow with { VsBaseline = row.Seconds / ourRow.Seconds };
                 rows.Add(row);

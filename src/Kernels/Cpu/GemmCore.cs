@@ -45,13 +45,9 @@ internal readonly unsafe struct StridedB(float* p, nint rs, nint cs) : IPackB
             }
             else if (rs == 1)
             {
-                // Transposed B (x·Wᵀ, Q·Kᵀ): each column is contiguous in k; read along it, write with stride NR.
+                // Transposed B (x·Wᵀ, Q·Kᵀ): each column is contiguous in k; a transpose into the k-major sliver.
                 if (nr < NR) for (int k = 0; k < kc; k++) new Span<float>(d + k * NR + nr, NR - nr).Clear();
-                for (int j = 0; j < nr; j++)
-                {
-                    float* src = p + (jb + j) * cs + k0;
-                    for (int k = 0; k < kc; k++) d[k * NR + j] = src[k];
-                }
+                Transpose.Block(p + jb * cs + k0, cs, nr, kc, d, NR);
             }
             else
             {
@@ -64,6 +60,72 @@ internal readonly unsafe struct StridedB(float* p, nint rs, nint cs) : IPackB
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// dst[c·ds + r] = src[r·ss + c] for r &lt; rows, c &lt; cols: packing a row-major operand into k-major slivers (A rows,
+/// or the rows of a linear layer's weight as B columns). 8×8 blocks go through registers (unpack/shuffle/permute, 24
+/// shuffles per 64 floats), a remaining 4-row band as 4×8 blocks, the rest element by element. The scalar loop it
+/// replaces wrote every float to its own cache line of the sliver and cost ~1 ns per element: as much as the 640
+/// FLOPs each A element of the ff-out linear ([4096,1280]→320) takes part in.
+/// </summary>
+internal static unsafe class Transpose
+{
+    public static void Block(float* src, nint ss, int rows, int cols, float* dst, nint ds)
+    {
+        int r = 0, c8 = cols & ~7;
+        for (; r + 8 <= rows; r += 8)
+            for (int c = 0; c < c8; c += 8) Eight(src + r * ss + c, ss, dst + c * ds + r, ds);
+        for (; r + 4 <= rows; r += 4)
+            for (int c = 0; c < c8; c += 8) Four(src + r * ss + c, ss, dst + c * ds + r, ds);
+        // Rows left below the blocks (all columns), then the columns right of them (the block rows).
+        for (int i = r; i < rows; i++)
+            for (int c = 0; c < cols; c++) dst[c * ds + i] = src[i * ss + c];
+        for (int i = 0; i < r; i++)
+            for (int c = c8; c < cols; c++) dst[c * ds + i] = src[i * ss + c];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Eight(float* s, nint ss, float* d, nint ds)
+    {
+        // Rows a…h; after the unpacks tN hold pairs (a0 b0 a1 b1 | a4 b4 a5 b5), the shuffles quads (a0 b0 c0 d0 | a4 b4 c4 d4),
+        // and the lane permutes join the a–d and e–h halves of each column.
+        var a = Avx.LoadVector256(s); var b = Avx.LoadVector256(s + ss);
+        var c = Avx.LoadVector256(s + 2 * ss); var e = Avx.LoadVector256(s + 3 * ss);
+        var f = Avx.LoadVector256(s + 4 * ss); var g = Avx.LoadVector256(s + 5 * ss);
+        var h = Avx.LoadVector256(s + 6 * ss); var k = Avx.LoadVector256(s + 7 * ss);
+        var t0 = Avx.UnpackLow(a, b); var t1 = Avx.UnpackHigh(a, b);
+        var t2 = Avx.UnpackLow(c, e); var t3 = Avx.UnpackHigh(c, e);
+        var t4 = Avx.UnpackLow(f, g); var t5 = Avx.UnpackHigh(f, g);
+        var t6 = Avx.UnpackLow(h, k); var t7 = Avx.UnpackHigh(h, k);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + ds, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * ds, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * ds, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * ds, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * ds, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * ds, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * ds, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Four(float* s, nint ss, float* d, nint ds)
+    {
+        var a = Avx.LoadVector256(s); var b = Avx.LoadVector256(s + ss);
+        var c = Avx.LoadVector256(s + 2 * ss); var e = Avx.LoadVector256(s + 3 * ss);
+        var t0 = Avx.UnpackLow(a, b); var t1 = Avx.UnpackHigh(a, b);
+        var t2 = Avx.UnpackLow(c, e); var t3 = Avx.UnpackHigh(c, e);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);   // columns 0 | 4, 1 | 5
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);   // columns 2 | 6, 3 | 7
+        Sse.Store(d, u0.GetLower()); Sse.Store(d + ds, u1.GetLower());
+        Sse.Store(d + 2 * ds, u2.GetLower()); Sse.Store(d + 3 * ds, u3.GetLower());
+        Sse.Store(d + 4 * ds, u0.GetUpper()); Sse.Store(d + 5 * ds, u1.GetUpper());
+        Sse.Store(d + 6 * ds, u2.GetUpper()); Sse.Store(d + 7 * ds, u3.GetUpper());
     }
 }
 
@@ -89,7 +151,9 @@ internal readonly unsafe struct Epilogue(float alpha, float beta, float* rowBias
 /// and each thread runs the whole loop nest on its part with its own packing buffers. With 2 cores there is nothing
 /// to gain from sharing a packed B panel (BLIS's ic-parallel scheme needs a barrier per KC block); the price is that
 /// both threads pack the same A block, which is MC·KC copies per MC·KC·(N/2)·2 FLOPs — under 0.1% at N = 4096.
-/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place.
+/// Narrow problems (≤ DirectMaxN columns per thread, row-major A) skip packing A and read its rows in place (both
+/// kernels); the edge sliver of fewer than MR rows is packed instead, since rows past M may lie past the end of A.
+/// Row-major A (packed) and transposed B (x·Wᵀ) are packed through 8×8 register transposes (<see cref="Transpose"/>).
 /// Edge tiles: panels are zero-padded to MR/NR, the micro-kernel always computes a full tile and a partial tile is
 /// written back from a stack buffer.
 /// Two micro-kernels share this loop nest (see <see cref="IMicroKernel"/>), chosen by <see cref="CpuAccelerator.UseVector512"/>:
@@ -104,7 +168,8 @@ internal static unsafe class GemmCore
     // (≈ 86 GFLOP/s each), 512/48 ≈ 5% slower.
     public const int KCMax = 256, MCMax = 144, NCMax = 3072;
     // Measured (one thread, thread CPU time): reading A in place lifts conv 1280→1280 @8² (N = 64) from 51% to 77% of
-    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised.
+    // peak and linear 4096×1280→320 from 76% to 86%, but costs ~5% at N = 2048, where packing is amortised. The 512-bit
+    // kernel on Zen 4 agrees (see Vec512Kernel12x32), so both use this threshold.
     public const int DirectMaxN = 512;
 
     [ThreadStatic] private static float* t_packA, t_packB;
@@ -206,8 +271,18 @@ internal static unsafe class GemmCore
                         {
                             int mr = Math.Min(mR, mc - ir);
                             float* cp = p.C + (ic + ir) * p.Ldc + jc + jr;
-                            float* ap = direct ? p.A + (ic + ir) * p.RsA + pc : packA + (nint)ir * kc;
-                            TK.Tile(kc, ap, direct ? p.RsA : 0, bs, cp, p.Ldc, mr, nr, first, p.Epi, ic + ir, jc + jr, tile);
+                            float* ap;
+                            nint lda = 0;
+                            if (!direct) ap = packA + (nint)ir * kc;
+                            else if (mr == mR) { ap = p.A + (ic + ir) * p.RsA + pc; lda = p.RsA; }
+                            else
+                            {
+                                // The edge sliver: the in-place kernels read MR rows, and rows past M may be past the
+                                // end of A; pack the rows that exist (zero-padded) instead (one sliver per B sliver).
+                                PackA(p.A, p.RsA, p.CsA, ic + ir, mr, pc, kc, mR, packA);
+                                ap = packA;
+                            }
+                            TK.Tile(kc, ap, lda, bs, cp, p.Ldc, mr, nr, first, p.Epi, ic + ir, jc + jr, tile);
                         }
                     }
                 }
@@ -224,11 +299,8 @@ internal static unsafe class GemmCore
             float* d = dst + (nint)s * kc * MR;
             if (cs == 1)
             {
-                for (int i = 0; i < mr; i++)
-                {
-                    float* src = a + (ib + i) * rs + k0;
-                    for (int k = 0; k < kc; k++) d[k * MR + i] = src[k];
-                }
+                // Rows of A are contiguous in k: a transpose into the k-major sliver.
+                Transpose.Block(a + ib * rs + k0, rs, mr, kc, d, MR);
                 for (int i = mr; i < MR; i++)
                     for (int k = 0; k < kc; k++) d[k * MR + i] = 0f;
             }
@@ -442,68 +514,41 @@ internal readonly unsafe struct Avx2Kernel6x16 : IMicroKernel
 ///    8×32 (16 accumulators) would be safe too but issues only 16 FMAs per 10 loads instead of 24 per 14.
 ///  - per k step: 24 FMAs (12 cycles on 2 pipes) against 2 vector loads + 12 broadcast loads (7 cycles on 2 load ports),
 ///    so the FMA pipes, not the loads, set the pace.
-/// Blocking (derived on paper, not tuned: no AVX-512 machine was at hand): the B sliver is the L1-resident operand, as
-/// in the 256-bit kernel; KC = 128 keeps it at KC·32·4 = 16 KB (half a 32 KB L1d, as on Skylake-SP/Zen 4) next to a
-/// 6 KB A sliver. MC = 384 keeps the packed A block at 192 KB of a ≥ 1 MB L2. A is always packed: reading it in place
-/// would need twelve row offsets live in general registers.
+/// Blocking, measured on a 2-core AMD EPYC with AVX-512 (Zen 4: 32 KB L1d, 1 MB L2 per core; one zmm FMA per cycle
+/// per core, as two 256-bit halves), one thread, thread CPU time, ours and OpenBLAS interleaved: in isolation (L1-resident
+/// operands) the tile runs at 95% of the FMA peak, so what is left is the memory side.
+///  - KC = 256 (not 128): every K block re-reads and re-writes the C tile, and the fixed cost per tile (prefetch, the
+///    scratch round trip, the write-back) is spread over twice the FMAs. 2048³: 82 → 97 GFLOP/s with A packed (KC 384
+///    the same); the B sliver (32 KB) no longer stays in L1 next to A, which costs less than the C passes it saves.
+///  - The C tile is prefetched before the k loop (as the 256-bit kernel does): its rows are ldc apart, in other pages,
+///    and were evicted since the last K block; 2048³: 0.81 → 0.89 of OpenBLAS with this alone.
+///  - A is read in place (lda ≠ 0) for N ≤ <see cref="GemmCore.DirectMaxN"/>, like the 256-bit kernel: each packed
+///    element of A would be used only 2·N times (ff out [4096,1280]→320: packing was ~20% of the time). Rows are
+///    reached from four base pointers plus lda and 2·lda (see the generator). For wider N packing wins (2048³: 97 vs
+///    89 GFLOP/s in place), the A block streams from L2 either way.
+///  - MC = 384: the packed A block (384·256·4 = 384 KB) in a 1 MB L2.
 /// </summary>
-internal readonly unsafe struct Vec512Kernel12x32 : IMicroKernel
+internal readonly unsafe partial struct Vec512Kernel12x32 : IMicroKernel
 {
     public static int MR => 12;
     public static int NR => 32;
-    public static int KCMax => 128;
+    public static int KCMax => 256;
     public static int MCMax => 384;
-    public static bool ReadsAInPlace => false;
+    public static bool ReadsAInPlace => true;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* a, nint lda, float* b, float* c, nint ldc, int mr, int nr, bool first,
         in Epilogue e, int gi, int gj, float* tile)
     {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
-            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
-            c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default,
-            c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (int k = 0; k < kc; k++, a += 12, b += 32)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var av = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
-            av = Vector512.Create(a[6]);
-            c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
-            av = Vector512.Create(a[7]);
-            c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
-            av = Vector512.Create(a[8]);
-            c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
-            av = Vector512.Create(a[9]);
-            c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
-            av = Vector512.Create(a[10]);
-            ca0 = Vector512.FusedMultiplyAdd(av, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(av, b1, ca1);
-            av = Vector512.Create(a[11]);
-            cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
-        }
-        // The accumulators go through the scratch tile for every tile (24 stores + loads against kc·24 FMAs, < 1% at
-        // kc = 128): one write-back loop instead of 24 hand-written ones.
-        c00.Store(tile); c01.Store(tile + 16); c10.Store(tile + 32); c11.Store(tile + 48);
-        c20.Store(tile + 64); c21.Store(tile + 80); c30.Store(tile + 96); c31.Store(tile + 112);
-        c40.Store(tile + 128); c41.Store(tile + 144); c50.Store(tile + 160); c51.Store(tile + 176);
-        c60.Store(tile + 192); c61.Store(tile + 208); c70.Store(tile + 224); c71.Store(tile + 240);
-        c80.Store(tile + 256); c81.Store(tile + 272); c90.Store(tile + 288); c91.Store(tile + 304);
-        ca0.Store(tile + 320); ca1.Store(tile + 336); cb0.Store(tile + 352); cb1.Store(tile + 368);
+        // The product (generated: GemmMicroKernels.g.cs) leaves the accumulators in the scratch tile for every tile
+        // (24 stores + loads against kc·24 FMAs, < 1% at kc = 256): one write-back loop instead of 24 hand-written ones.
+        Product(kc, a, lda, b, c, ldc, tile);
         float* cbias = e.ColBias != null ? e.ColBias + gj : null;
         float* rbias = e.RowBias != null ? e.RowBias + gi : null;
-        if (mr < 12 || nr < 32) { GemmCore.PutPartial(tile, 32, c, ldc, mr, nr, first, e, rbias, cbias); return; }
-        for (int i = 0; i < 12; i++, c += ldc)
+        // Tiles short of rows (M = 320, 640, 1280 leave a sliver of 8 or 4) still write whole vectors per row; only
+        // tiles short of columns go element by element.
+        if (nr < 32) { GemmCore.PutPartial(tile, 32, c, ldc, mr, nr, first, e, rbias, cbias); return; }
+        for (int i = 0; i < mr; i++, c += ldc)
             for (int q = 0; q < 32; q += 16)
             {
                 var v = Vector512.Load(tile + i * 32 + q);

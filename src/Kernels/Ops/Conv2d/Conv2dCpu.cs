@@ -101,7 +101,14 @@ internal readonly unsafe struct Im2ColB(float* x, Conv2dDims d) : IPackB
                         // the sliver's NR slots, and a lane past the run is rewritten by the next run or the tail fill.
                         float* row = xc + (nint)iy * W;
                         int ix0 = ox * s + kx - pad;
-                        for (int t0 = 0; t0 < seg; t0 += 8)
+                        if (s == 1 && ix0 >= 0 && ix0 + seg <= W)
+                        {
+                            // The whole run inside the row (all but the first and last run of a padded row): a copy.
+                            int t = 0;
+                            for (; t + 8 <= seg; t += 8) Vector256.Store(Vector256.Load(row + ix0 + t), o + t);
+                            for (; t < seg; t++) o[t] = row[ix0 + t];
+                        }
+                        else for (int t0 = 0; t0 < seg; t0 += 8)
                         {
                             var lane = Iota + Vector256.Create(t0);
                             var ix = Vector256.Create(ix0) + lane * s;

@@ -73,7 +73,7 @@ step devices-end "$pixelcost" devices --json --threads "$threads"
 import glob, json, os, platform, statistics, sys
 out, pairs = sys.argv[1], int(sys.argv[2])
 load = lambda p: json.load(open(os.path.join(out, p)))
-peaks = [load(f)["cpu"]["measuredFp32FlopsPerSecond"] / 1e9 for f in ("devices-start.json", "devices-end.json")]
+peaks = [load(f)["cpu"]["measured_fp32_flops_per_second"] / 1e9 for f in ("devices-start.json", "devices-end.json")]
 ours = [load(f"ours-{i}.json") for i in range(1, pairs + 1)]
 torch = [load(f"pytorch-{i}.json") for i in range(1, pairs + 1)]
 peaks += [o["measured_peak_gflops"] for o in ours if o.get("measured_peak_gflops")]
@@ -92,7 +92,7 @@ for comp, key, label in (("unet", "unet", "UNet pass"), ("vae decoder", "vae_dec
         rows.append((label, who, s, min(samples), max(samples), g, 100 * g / peak, t / o if who == "ours" else None))
 cpu = load("devices-start.json")["cpu"]
 print(f"SD 1.5, 512², batch 1, fp32, {ours[0]['parts'][0].get('repeats', '?')} timed rounds × {pairs} pair(s), "
-      f"{torch[0]['threads']} threads; {cpu['name']} ({cpu['cores']} cores, {cpu['simdWidthBits']}-bit SIMD); "
+      f"{torch[0]['threads']} threads; {cpu['name']} ({cpu['cores']} cores, {cpu['simd_width_bits']}-bit SIMD); "
       f"PyTorch {torch[0]['torch']} + diffusers {torch[0]['diffusers']} ({torch[0]['unet']['attention_processor']})")
 print(f"measured fp32 FMA peak (pixelcost devices / bench unet, this sitting): {', '.join(f'{p:.1f}' for p in peaks)} GFLOP/s; "
       f"% of peak uses the highest, {peak:.1f}")

@@ -601,10 +601,13 @@ internal static class KernelBench
             cached, energy.Joules, energy.NotMeasuredReason, vs);
     }
 
+    /// <summary>The one JSON setting of every command's <c>--json</c>: snake_case names, indented, and no \uXXXX escaping of
+    /// characters such as &lt; &gt; &amp; ² × (the output is data for a terminal or a script, never embedded in HTML).</summary>
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     private static void WriteJson(BenchReport report, TextWriter stdout)

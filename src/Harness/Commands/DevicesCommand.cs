@@ -160,8 +160,7 @@ public static class DevicesCommand
 
     private static void WriteJson(Report r, TextWriter stdout)
     {
-        var options = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
-        stdout.WriteLine(JsonSerializer.Serialize(r, options));
+        stdout.WriteLine(JsonSerializer.Serialize(r, KernelBench.JsonOptions));
     }
 
     private static void WriteTable(Report r, TextWriter stdout)

@@ -195,6 +195,6 @@ public static class InspectCommand
                 file = r.Tensor.File,
             }),
         };
-        o.WriteLine(JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+        o.WriteLine(JsonSerializer.Serialize(doc, KernelBench.JsonOptions));
     }
 }

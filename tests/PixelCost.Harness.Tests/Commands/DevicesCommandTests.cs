@@ -19,17 +19,17 @@ public sealed class DevicesCommandTests
         var cpu = doc.RootElement.GetProperty("cpu");
         Assert.False(string.IsNullOrWhiteSpace(cpu.GetProperty("name").GetString()));
         Assert.True(cpu.GetProperty("cores").GetInt32() >= 1);
-        Assert.Equal(Environment.ProcessorCount, cpu.GetProperty("logicalProcessors").GetInt32());
-        Assert.Contains(cpu.GetProperty("simdWidthBits").GetInt32(), new[] { 32, 128, 256, 512 });
-        Assert.Equal(1, cpu.GetProperty("measuredThreads").GetInt32());
-        Assert.True(cpu.GetProperty("measuredFp32FlopsPerSecond").GetDouble() > 0);
-        Assert.True(cpu.GetProperty("measuredTriadBytesPerSecond").GetDouble() > 0);
+        Assert.Equal(Environment.ProcessorCount, cpu.GetProperty("logical_processors").GetInt32());
+        Assert.Contains(cpu.GetProperty("simd_width_bits").GetInt32(), new[] { 32, 128, 256, 512 });
+        Assert.Equal(1, cpu.GetProperty("measured_threads").GetInt32());
+        Assert.True(cpu.GetProperty("measured_fp32_flops_per_second").GetDouble() > 0);
+        Assert.True(cpu.GetProperty("measured_triad_bytes_per_second").GetDouble() > 0);
         if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
             Assert.Contains("AVX2", cpu.GetProperty("isa").EnumerateArray().Select(e => e.GetString()));
 
         Assert.StartsWith("CUDA: ", doc.RootElement.GetProperty("cuda").GetProperty("status").GetString());
 
-        var meters = doc.RootElement.GetProperty("energyMeters").EnumerateArray().ToList();
+        var meters = doc.RootElement.GetProperty("energy_meters").EnumerateArray().ToList();
         Assert.Contains(meters, m => m.GetProperty("name").GetString()!.StartsWith("RAPL", StringComparison.Ordinal));
         Assert.Contains(meters, m => m.GetProperty("name").GetString()!.StartsWith("NVML", StringComparison.Ordinal));
         foreach (var m in meters)

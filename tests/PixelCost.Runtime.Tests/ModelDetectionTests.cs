@@ -320,4 +320,76 @@ public sealed class ModelDetectionTests : IDisposable
         Assert.Equal(whole.Totals.Parameters, m.Totals.Parameters);
         Assert.Equal(whole.Components[0].Facts.Select(f => f.ValueText), m.Components[0].Facts.Select(f => f.ValueText));
     }
+
+    /// <summary>A LoRA file in one naming: rank-3 factors for two UNet modules (a linear and a 3×3 conv) and one text-encoder
+    /// module, plus an alpha per module except in PEFT (which stores none).</summary>
+    private string WriteLora(string naming)
+    {
+        const int r = 3;
+        (string Target, string Module, int[] Down, int[] Up)[] modules =
+        [
+            ("unet", "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q", [r, 32], [32, r]),
+            ("unet", "down_blocks.0.resnets.0.conv1", [r, 32, 3, 3], [32, r, 1, 1]),
+            ("text_encoder", "text_model.encoder.layers.0.self_attn.q_proj", [r, 32], [32, r]),
+        ];
+        var w = new SafetensorsWriter();
+        foreach (var (target, module, down, up) in modules)
+        {
+            string kohya = (target == "unet" ? "lora_unet_" : "lora_te_") + module.Replace('.', '_');
+            var (d, u, a) = naming switch
+            {
+                "peft" => ($"{target}.{module}.lora_A.weight", $"{target}.{module}.lora_B.weight", (string?)null),
+                "diffusers" => ($"{target}.{module}.lora.down.weight", $"{target}.{module}.lora.up.weight", $"{target}.{module}.alpha"),
+                _ => ($"{kohya}.lora_down.weight", $"{kohya}.lora_up.weight", $"{kohya}.alpha"),
+            };
+            w.Add(d, new float[down.Aggregate(1, (x, y) => x * y)], down);
+            w.Add(u, new float[up.Aggregate(1, (x, y) => x * y)], up);
+            if (a is not null) w.Add(a, [6f], []);
+        }
+        string path = Path.Combine(_dir, $"lora-{naming}.safetensors");
+        w.Save(path);
+        return path;
+    }
+
+    [Theory]
+    [InlineData("peft", WeightNaming.Peft, "PEFT", 6)]
+    [InlineData("diffusers", WeightNaming.Diffusers, "diffusers", 9)]
+    [InlineData("kohya", WeightNaming.Kohya, "kohya", 9)]
+    public void LoraFilesAreRecognisedInEachNaming(string naming, WeightNaming expected, string shown, int tensors)
+    {
+        var m = ModelDetection.Detect(WriteLora(naming));
+        Assert.Equal(ComponentKind.Lora, m.Kind);
+        Assert.Equal(expected, m.Naming);
+        Assert.Equal(ModelFamily.Unknown, m.Family);   // no text_encoder_2 target: any family
+        var c = Assert.Single(m.Components);
+        Assert.Equal("lora", c.Name);
+        Assert.Equal(3, Fact(c, "rank"));
+        Assert.Equal(3, Fact(c, "modules"));
+        Assert.Equal("unet,text_encoder", Fact(c, "targets"));
+        Assert.Equal(2, Fact(c, "modules_unet"));
+        Assert.Equal(1, Fact(c, "modules_text_encoder"));
+        Assert.Equal($"LoRA (naming: {shown}, rank 3, 3 modules; targets: unet, text_encoder)", m.Description);
+        Assert.Equal(tensors, c.Totals.Tensors);
+        // down + up of 3·32 each (linear) and 3·32·9 + 32·3 (conv), plus one alpha per module where stored.
+        Assert.Equal(2 * (96 + 96) + 864 + 96 + (naming == "peft" ? 0 : 3), c.Totals.Parameters);
+    }
+
+    [Fact]
+    public void SdxlLoraWithSecondTextEncoderIsSdxlAndBrokenLoraNamesTheTensor()
+    {
+        string path = Path.Combine(_dir, "lora-xl.safetensors");
+        new SafetensorsWriter()
+            .Add("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", new float[2 * 8], 2, 8)
+            .Add("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", new float[16 * 2], 16, 2)
+            .Save(path);
+        var m = ModelDetection.Detect(path);
+        Assert.Equal(ModelFamily.SDXL, m.Family);
+        Assert.Equal("LoRA (naming: kohya, rank 2, 1 module; targets: text_encoder_2)", m.Description);
+
+        string broken = Path.Combine(_dir, "lora-broken.safetensors");
+        new SafetensorsWriter().Add("unet.conv_in.lora_A.weight", new float[2 * 4], 2, 4).Save(broken);   // down without up
+        var e = Assert.Throws<InvalidDataException>(() => ModelDetection.Detect(broken));
+        Assert.Contains("unet.conv_in.lora_A.weight", e.Message);
+        Assert.Contains("no up", e.Message);
+    }
 }

@@ -1,15 +1,17 @@
 using System.Text.RegularExpressions;
+using PixelCost.Runtime.Models.Lora;
 using PixelCost.Runtime.Safetensors;
 
 namespace PixelCost.Runtime.Models;
 
-public enum ComponentKind { Unet, Vae, TextEncoder, Pipeline }
+public enum ComponentKind { Unet, Vae, TextEncoder, Lora, Pipeline }
 
 /// <summary>Which Stable Diffusion generation a network's structure matches (DESIGN §6). The VAE is shared by all three.</summary>
 public enum ModelFamily { Unknown, SD1, SD2, SDXL }
 
-/// <summary>Tensor naming: diffusers/transformers folders, or single-file LDM checkpoints (OpenCLIP names included).</summary>
-public enum WeightNaming { Diffusers, Ldm, Mixed }
+/// <summary>Tensor naming: diffusers/transformers folders, or single-file LDM checkpoints (OpenCLIP names included); for
+/// LoRA files also PEFT (lora_A/lora_B) and kohya (lora_unet_…/lora_te…_); Diffusers then means lora.down/lora.up.</summary>
+public enum WeightNaming { Diffusers, Ldm, Peft, Kohya, Mixed }
 
 /// <summary>The model could not be recognised from its tensor names and shapes.</summary>
 /// <remarks>An <see cref="IOException"/> (InvalidDataException is sealed): the file is readable but not a model we know.</remarks>
@@ -82,7 +84,7 @@ public static class ModelDetection
         "looked for a UNet (conv_in.weight + down_blocks.*, or input_blocks.0.0.weight + time_embed.*), a VAE (decoder.conv_in.weight " +
         "+ post_quant_conv.weight or decoder.up*), a CLIP text encoder (text_model.embeddings.token_embedding.weight, or OpenCLIP's " +
         "token_embedding.weight + transformer.resblocks.*), and the single-file prefixes model.diffusion_model., first_stage_model., " +
-        "cond_stage_model., conditioner.embedders.N.";
+        "cond_stage_model., conditioner.embedders.N., and LoRA factors (…lora_A/lora_B.weight, …lora.down/up.weight, lora_unet_/lora_te*_…lora_down/up.weight).";
 
     public static string FamilyName(ModelFamily f) => f switch
     {
@@ -96,6 +98,8 @@ public static class ModelDetection
     {
         WeightNaming.Diffusers => "diffusers",
         WeightNaming.Ldm => "LDM single-file",
+        WeightNaming.Peft => "PEFT",
+        WeightNaming.Kohya => "kohya",
         _ => "mixed",
     };
 
@@ -104,6 +108,7 @@ public static class ModelDetection
         ComponentKind.Unet => "unet",
         ComponentKind.Vae => "vae",
         ComponentKind.TextEncoder => "clip text encoder",
+        ComponentKind.Lora => "lora",
         _ => "pipeline",
     };
 
@@ -160,6 +165,10 @@ public static class ModelDetection
 
     private static List<DetectedComponent> DetectTensors(string source, IReadOnlyList<CheckpointTensor> tensors, string component, List<string> notes)
     {
+        // A LoRA file: every tensor is a LoRA factor or alpha. Parsed by LoraAdapter's own reader (one way to read LoRA names).
+        if (tensors.Count > 0 && tensors.All(t => LoraAdapter.IsLoraTensorName(t.Name)))
+            return [Lora(source, tensors, component)];
+
         // Single-file LDM checkpoints: split by prefix, detect each group on its own.
         var groups = new List<(string Prefix, string Component, List<CheckpointTensor> Tensors)>();
         var rest = new List<CheckpointTensor>();
@@ -197,6 +206,24 @@ public static class ModelDetection
         }
         found.Add(one);
         return found;
+    }
+
+    private static DetectedComponent Lora(string source, IReadOnlyList<CheckpointTensor> tensors, string component)
+    {
+        var layout = LoraAdapter.ReadLayout(source, tensors);
+        var targets = layout.Targets.Select(LoraAdapter.TargetName).ToList();
+        var facts = new List<ModelFact>
+        {
+            new("rank", layout.Rank),
+            new("modules", layout.Modules.Count),
+            new("targets", string.Join(",", targets)),
+        };
+        foreach (var t in layout.Targets) facts.Add(new($"modules_{LoraAdapter.TargetName(t)}", layout.ModuleCount(t)));
+        facts.Add(new("alpha", layout.Modules.All(m => m.AlphaName is not null) ? "per module" : layout.Modules.Any(m => m.AlphaName is not null) ? "some modules (others r)" : "none (alpha = r)"));
+        // SDXL's second text encoder is only adapted in SDXL LoRAs; otherwise the family cannot be told from LoRA names.
+        var family = layout.Targets.Contains(LoraTarget.TextEncoder2) ? ModelFamily.SDXL : ModelFamily.Unknown;
+        string desc = $"LoRA (naming: {NamingName(layout.Naming)}, rank {layout.Rank}, {layout.Modules.Count} module{(layout.Modules.Count == 1 ? "" : "s")}; targets: {string.Join(", ", targets)})";
+        return new DetectedComponent(Name(component, "lora"), ComponentKind.Lora, family, layout.Naming, "", source, desc, facts, WeightTotals.Of(tensors));
     }
 
     private static Dictionary<string, CheckpointTensor> Strip(List<CheckpointTensor> list, string prefix) =>

@@ -136,6 +136,8 @@ public static class PipelineLoader
         if (File.Exists(model))
         {
             var detected = ModelDetection.Detect(model);
+            if (detected.Kind == ComponentKind.Lora)
+                throw new InvalidDataException($"{model}: this is a {detected.Description}, not a model; give it to generate --lora with a model");
             string family = detected.Family switch
             {
                 ModelFamily.SD1 => "sd15",

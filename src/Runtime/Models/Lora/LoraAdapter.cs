@@ -10,6 +10,25 @@ public enum LoraTarget { Unet, TextEncoder, TextEncoder2 }
 /// modules fused, and the adapter's module names (as stored) that matched no weight of the target.</summary>
 public sealed record LoraFuseReport(LoraTarget Target, int Matched, IReadOnlyList<string> Unmatched);
 
+/// <summary>One LoRA module as named in the file: its target, module name (dotted, or kohya's underscored), its down and
+/// up factors' tensors and its alpha tensor's name (null when none: alpha = r).</summary>
+public sealed record LoraModuleLayout(LoraTarget Target, string Name, bool Underscored, CheckpointTensor Down, CheckpointTensor Up, string? AlphaName)
+{
+    public int Rank => Down.Shape[0];
+}
+
+/// <summary>A LoRA file's structure (<see cref="LoraAdapter.ReadLayout"/>): its naming (Peft for lora_A/lora_B, Diffusers for
+/// lora.down/lora.up, Kohya for lora_unet_/lora_te*_ prefixes, Mixed when they differ), and its modules.</summary>
+public sealed record LoraLayout(WeightNaming Naming, IReadOnlyList<LoraModuleLayout> Modules)
+{
+    /// <summary>The rank r (the largest, if modules differ).</summary>
+    public int Rank => Modules.Max(m => m.Rank);
+
+    public IReadOnlyList<LoraTarget> Targets => Modules.Select(m => m.Target).Distinct().Order().ToList();
+
+    public int ModuleCount(LoraTarget target) => Modules.Count(m => m.Target == target);
+}
+
 /// <summary>
 /// A LoRA (low-rank adapter) read from a safetensors file, ready to fuse into a model's weights: W += scale·(alpha/r)·up·down.
 /// Namings read:
@@ -79,57 +98,86 @@ public sealed class LoraAdapter : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: LoRA file not found", path);
         using var ck = SafetensorsCheckpoint.Open(path);
-        var parts = new Dictionary<(LoraTarget, string, bool), Dictionary<char, string>>();
-        foreach (string name in ck.TensorNames)
+        var layout = ReadLayout(path, ck.TensorNames.Select(ck.Info).ToList());
+        var modules = new List<Module>(layout.Modules.Count);
+        foreach (var m in layout.Modules)
         {
-            var (suffix, part) = Suffixes.FirstOrDefault(s => name.EndsWith(s.Suffix, StringComparison.Ordinal));
-            if (suffix is null)
-                throw new InvalidDataException(
-                    $"{path}: tensor '{name}' is not a LoRA factor (expected names ending in .lora_A/.lora_B.weight, .lora.down/.lora.up.weight, .lora_down/.lora_up.weight or .alpha; LoHa/LoKr/DoRA are not supported)");
-            string module = name[..^suffix.Length];
-            var (prefix, target, underscored) = Prefixes.FirstOrDefault(p => module.StartsWith(p.Prefix, StringComparison.Ordinal));
-            if (prefix is not null) module = module[prefix.Length..];
-            else if (module.StartsWith("lora_", StringComparison.Ordinal))
-                throw new InvalidDataException($"{path}: tensor '{name}': unknown kohya prefix (known: lora_unet_, lora_te_, lora_te1_, lora_te2_)");
-            else (target, underscored) = (LoraTarget.Unet, false);   // diffusers' attention-processor LoRAs carry no prefix
-            if (module.Length == 0) throw new InvalidDataException($"{path}: tensor '{name}' names no module");
-            var info = ck.Info(name);
-            if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
-                throw new InvalidDataException($"{path}: tensor '{name}' has dtype {info.DType}; LoRA tensors must be F32, F16, BF16 (widened to F32) or F64");
-            var key = (target, module, underscored);
-            if (!parts.TryGetValue(key, out var byPart)) parts[key] = byPart = new Dictionary<char, string>();
-            if (!byPart.TryAdd(part, name))
-                throw new InvalidDataException($"{path}: module '{module}' has two {PartName(part)} tensors: '{byPart[part]}' and '{name}'");
-        }
-        if (parts.Count == 0) throw new InvalidDataException($"{path}: no tensors — not a LoRA");
-
-        var modules = new List<Module>(parts.Count);
-        foreach (var ((target, module, underscored), byPart) in parts)
-        {
-            string any = byPart.Values.First();
-            if (!byPart.TryGetValue('d', out string? downName) || !byPart.TryGetValue('u', out string? upName))
-                throw new InvalidDataException(
-                    $"{path}: module '{module}' ({any}) has no {(byPart.ContainsKey('d') ? "up (lora_B / lora_up)" : "down (lora_A / lora_down)")} tensor — a LoRA module needs both");
-            var down = ck.Info(downName);
-            var up = ck.Info(upName);
-            if (down.Shape.Length is not (2 or 4))
-                throw new InvalidDataException($"{path}: tensor '{downName}' has shape {down.ShapeString}; a LoRA down is [r,in] or [r,in,kh,kw]");
-            if (up.Shape.Length is not (2 or 4) || (up.Shape.Length == 4 && (up.Shape[2] != 1 || up.Shape[3] != 1)))
-                throw new InvalidDataException($"{path}: tensor '{upName}' has shape {up.ShapeString}; a LoRA up is [out,r] or [out,r,1,1]");
-            if (up.Shape[1] != down.Shape[0] || down.Shape[0] == 0)
-                throw new InvalidDataException(
-                    $"{path}: module '{module}': up '{upName}' {up.ShapeString} and down '{downName}' {down.ShapeString} disagree on the rank ({up.Shape[1]} vs {down.Shape[0]})");
-            float alpha = down.Shape[0];
-            if (byPart.TryGetValue('a', out string? alphaName))
+            float alpha = m.Down.Shape[0];
+            if (m.AlphaName is { } alphaName)
             {
                 var a = ck.ReadFloats(alphaName);
                 if (a.Length != 1 || !float.IsFinite(a[0]))
                     throw new InvalidDataException($"{path}: tensor '{alphaName}' must be one finite number (got {a.Length} values)");
                 alpha = a[0];
             }
-            modules.Add(new Module(target, module, underscored, ck.ReadFloats(downName), down.Shape, ck.ReadFloats(upName), up.Shape, alpha));
+            modules.Add(new Module(m.Target, m.Name, m.Underscored, ck.ReadFloats(m.Down.Name), m.Down.Shape, ck.ReadFloats(m.Up.Name), m.Up.Shape, alpha));
         }
         return new LoraAdapter(path, modules);
+    }
+
+    /// <summary>Whether a tensor name ends like a LoRA factor or alpha (the suffixes <see cref="ReadLayout"/> reads).</summary>
+    public static bool IsLoraTensorName(string name) => Suffixes.Any(s => name.EndsWith(s.Suffix, StringComparison.Ordinal));
+
+    /// <summary>The name a pipeline folder gives the model a target adapts: unet, text_encoder, text_encoder_2.</summary>
+    public static string TargetName(LoraTarget target) => target switch
+    {
+        LoraTarget.Unet => "unet",
+        LoraTarget.TextEncoder => "text_encoder",
+        _ => "text_encoder_2",
+    };
+
+    /// <summary>
+    /// A LoRA file's structure from its tensor names and shapes alone (no data read): modules, their targets, factors and
+    /// naming. <see cref="Load"/> reads through it; <see cref="ModelDetection"/> uses it to describe a LoRA file. Errors are
+    /// the <see cref="InvalidDataException"/>s described at <see cref="Load"/>, naming <paramref name="source"/>.
+    /// </summary>
+    public static LoraLayout ReadLayout(string source, IReadOnlyList<CheckpointTensor> tensors)
+    {
+        var parts = new Dictionary<(LoraTarget, string, bool), Dictionary<char, CheckpointTensor>>();
+        var namings = new HashSet<WeightNaming>();
+        foreach (var info in tensors)
+        {
+            string name = info.Name;
+            var (suffix, part) = Suffixes.FirstOrDefault(s => name.EndsWith(s.Suffix, StringComparison.Ordinal));
+            if (suffix is null)
+                throw new InvalidDataException(
+                    $"{source}: tensor '{name}' is not a LoRA factor (expected names ending in .lora_A/.lora_B.weight, .lora.down/.lora.up.weight, .lora_down/.lora_up.weight or .alpha; LoHa/LoKr/DoRA are not supported)");
+            string module = name[..^suffix.Length];
+            var (prefix, target, underscored) = Prefixes.FirstOrDefault(p => module.StartsWith(p.Prefix, StringComparison.Ordinal));
+            if (prefix is not null) module = module[prefix.Length..];
+            else if (module.StartsWith("lora_", StringComparison.Ordinal))
+                throw new InvalidDataException($"{source}: tensor '{name}': unknown kohya prefix (known: lora_unet_, lora_te_, lora_te1_, lora_te2_)");
+            else (target, underscored) = (LoraTarget.Unet, false);   // diffusers' attention-processor LoRAs carry no prefix
+            if (module.Length == 0) throw new InvalidDataException($"{source}: tensor '{name}' names no module");
+            if (info.DType is not (SafetensorsDType.F32 or SafetensorsDType.F16 or SafetensorsDType.BF16 or SafetensorsDType.F64))
+                throw new InvalidDataException($"{source}: tensor '{name}' has dtype {info.DType}; LoRA tensors must be F32, F16, BF16 (widened to F32) or F64");
+            if (part != 'a')
+                namings.Add(underscored ? WeightNaming.Kohya : suffix.StartsWith(".lora_A", StringComparison.Ordinal) || suffix.StartsWith(".lora_B", StringComparison.Ordinal)
+                    ? WeightNaming.Peft : WeightNaming.Diffusers);
+            var key = (target, module, underscored);
+            if (!parts.TryGetValue(key, out var byPart)) parts[key] = byPart = new Dictionary<char, CheckpointTensor>();
+            if (!byPart.TryAdd(part, info))
+                throw new InvalidDataException($"{source}: module '{module}' has two {PartName(part)} tensors: '{byPart[part].Name}' and '{name}'");
+        }
+        if (parts.Count == 0) throw new InvalidDataException($"{source}: no tensors — not a LoRA");
+
+        var modules = new List<LoraModuleLayout>(parts.Count);
+        foreach (var ((target, module, underscored), byPart) in parts)
+        {
+            string any = byPart.Values.First().Name;
+            if (!byPart.TryGetValue('d', out var down) || !byPart.TryGetValue('u', out var up))
+                throw new InvalidDataException(
+                    $"{source}: module '{module}' ({any}) has no {(byPart.ContainsKey('d') ? "up (lora_B / lora_up)" : "down (lora_A / lora_down)")} tensor — a LoRA module needs both");
+            if (down.Shape.Length is not (2 or 4))
+                throw new InvalidDataException($"{source}: tensor '{down.Name}' has shape {down.ShapeString}; a LoRA down is [r,in] or [r,in,kh,kw]");
+            if (up.Shape.Length is not (2 or 4) || (up.Shape.Length == 4 && (up.Shape[2] != 1 || up.Shape[3] != 1)))
+                throw new InvalidDataException($"{source}: tensor '{up.Name}' has shape {up.ShapeString}; a LoRA up is [out,r] or [out,r,1,1]");
+            if (up.Shape[1] != down.Shape[0] || down.Shape[0] == 0)
+                throw new InvalidDataException(
+                    $"{source}: module '{module}': up '{up.Name}' {up.ShapeString} and down '{down.Name}' {down.ShapeString} disagree on the rank ({up.Shape[1]} vs {down.Shape[0]})");
+            modules.Add(new LoraModuleLayout(target, module, underscored, down, up, byPart.TryGetValue('a', out var a) ? a.Name : null));
+        }
+        return new LoraLayout(namings.Count == 1 ? namings.First() : WeightNaming.Mixed, modules);
     }
 
     /// <summary>

@@ -74,6 +74,59 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Equal(t0.GetProperty("elements").GetInt64() * 4, t0.GetProperty("bytes").GetInt64());
     }
 
+    /// <summary>A rank-2 LoRA on two UNet modules and one text-encoder module, in the naming asked for (PEFT stores no alpha).</summary>
+    private string WriteLora(string naming)
+    {
+        var w = new SafetensorsWriter();
+        foreach (var (target, module) in new[] { ("unet", "mid_block.attentions.0.transformer_blocks.0.attn2.to_k"),
+                     ("unet", "up_blocks.1.attentions.0.proj_out"), ("text_encoder", "text_model.encoder.layers.1.mlp.fc2") })
+        {
+            string kohya = (target == "unet" ? "lora_unet_" : "lora_te_") + module.Replace('.', '_');
+            var (d, u, a) = naming switch
+            {
+                "peft" => ($"{target}.{module}.lora_A.weight", $"{target}.{module}.lora_B.weight", (string?)null),
+                "diffusers" => ($"{target}.{module}.lora.down.weight", $"{target}.{module}.lora.up.weight", $"{target}.{module}.alpha"),
+                _ => ($"{kohya}.lora_down.weight", $"{kohya}.lora_up.weight", $"{kohya}.alpha"),
+            };
+            w.Add(d, new float[2 * 16], 2, 16).Add(u, new float[16 * 2], 16, 2);
+            if (a is not null) w.Add(a, [2f], []);
+        }
+        string path = Path.Combine(_dir, $"lora-{naming}.safetensors");
+        w.Save(path);
+        return path;
+    }
+
+    [Theory]
+    [InlineData("peft", "PEFT")]
+    [InlineData("diffusers", "diffusers")]
+    [InlineData("kohya", "kohya")]
+    public void LoraFileIsRecognisedInTableAndJson(string naming, string shown)
+    {
+        string file = WriteLora(naming);
+        const string description = "LoRA (naming: {0}, rank 2, 3 modules; targets: unet, text_encoder)";
+        var r = Run("inspect", file);
+        Assert.Equal(0, r.Code);
+        Assert.Equal("", r.Err);
+        Assert.Contains("model: " + string.Format(description, shown), r.Out);
+        Assert.Contains("kind lora", r.Out);
+        Assert.Contains("rank 2 · modules 3 · targets unet,text_encoder · modules_unet 2 · modules_text_encoder 1", r.Out);
+        Assert.DoesNotContain("not recognised", r.Out);
+
+        var j = Run("inspect", file, "--json");
+        Assert.Equal(0, j.Code);
+        using var doc = JsonDocument.Parse(j.Out);
+        var model = doc.RootElement.GetProperty("model");
+        Assert.Equal("lora", model.GetProperty("kind").GetString());
+        Assert.Equal(naming, model.GetProperty("naming").GetString());
+        Assert.Equal(string.Format(description, shown), model.GetProperty("description").GetString());
+        var facts = model.GetProperty("components")[0].GetProperty("facts");
+        Assert.Equal(2, facts.GetProperty("rank").GetInt32());
+        Assert.Equal(3, facts.GetProperty("modules").GetInt32());
+        Assert.Equal("unet,text_encoder", facts.GetProperty("targets").GetString());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("model_error").ValueKind);
+        Assert.Equal(naming == "peft" ? 6 : 9, doc.RootElement.GetProperty("totals").GetProperty("tensors").GetInt32());
+    }
+
     [Fact]
     public void PagesAreConsecutiveSlices()
     {

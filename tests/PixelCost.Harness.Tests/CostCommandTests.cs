@@ -31,6 +31,46 @@ public class CostCommandTests
         Assert.Equal(ratio, root.GetProperty("flop_ratio").GetDouble(), 6);
     }
 
+    /// <summary>
+    /// A pipeline folder with a text encoder (<see cref="TinyPipeline"/>; clip_text_tiny's config.json: width D 32, 2 layers,
+    /// 4 heads, MLP M 64, projection 24; prompts padded to T = 77 tokens). Its row's matmul FLOPs, from the architecture:
+    /// per layer q, k, v, out projections 2·T·D·D each, fc1 + fc2 2·2·T·D·M, and causal attention — AttentionSpec counts
+    /// only the T(T+1)/2 unmasked (query, key) pairs per head, 2·pairs·d for QKᵀ and again for PV (d = D / heads) — then
+    /// the pooled projection 2·D·24; times 2 with guidance > 1 (the negative prompts), and part of the total.
+    /// </summary>
+    [Theory]
+    [InlineData(7.5, 2)]
+    [InlineData(1.0, 1)]
+    public void PipelineFolderCountsItsTextEncoderOncePerPromptBatch(double guidance, int encodes)
+    {
+        string dir = Directory.CreateTempSubdirectory("pixelcost-cost-").FullName;
+        try
+        {
+            string model = TinyPipeline.Assemble(Path.Combine(dir, "tiny-pipeline"));
+            var r = Run("cost", "--model", model, "--width", "64", "--height", "64", "--steps", "2",
+                "--guidance", guidance.ToString(System.Globalization.CultureInfo.InvariantCulture), "--batch", "3", "--json");
+            Assert.True(r.Code == 0, r.Err);
+            using var doc = JsonDocument.Parse(r.Out);
+            var root = doc.RootElement;
+
+            const long B = 3, T = 77, D = 32, M = 64, Heads = 4, Layers = 2, Projection = 24;
+            const long d = D / Heads, pairs = T * (T + 1) / 2;
+            const long perLayer = 4 * (2 * B * T * D * D) + 2 * (2 * B * T * D * M) + B * Heads * (2 * pairs * d + 2 * pairs * d);
+            const long encode = Layers * perLayer + 2 * B * D * Projection;
+            var te = Component(root, "text_encoder");
+            Assert.Equal(encodes * encode, te.GetProperty("matmul_flops").GetInt64());
+
+            // The total is the run's rows (a UNet pass is shown apart: "unet × steps" holds it), the text encoder among them.
+            var rows = root.GetProperty("components").EnumerateArray().Where(c => c.GetProperty("component").GetString() != "unet pass").ToList();
+            Assert.Contains(rows, c => c.GetProperty("component").GetString() == "text_encoder");
+            Assert.Equal(rows.Sum(c => c.GetProperty("matmul_flops").GetInt64()), root.GetProperty("total").GetProperty("matmul_flops").GetInt64());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void GuidanceDoublesTheBatchAndStepsMultiply()
     {

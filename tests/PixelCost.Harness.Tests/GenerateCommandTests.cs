@@ -6,33 +6,16 @@ using Xunit;
 namespace PixelCost.Harness.Tests;
 
 /// <summary>
-/// `pixelcost generate` on a tiny pipeline folder assembled here from the golden models (SD1-style UNet, VAE, the tiny
-/// CLIP text encoder with projection; a DDIM scheduler config; the built-in tokenizer): determinism to the PNG byte,
+/// `pixelcost generate` on the tiny pipeline folder (<see cref="TinyPipeline"/>: SD1-style UNet, VAE, the tiny CLIP text
+/// encoder with projection, a DDIM scheduler config, the built-in tokenizer): determinism to the PNG byte,
 /// the metadata of every file, the frames, the cost table, LoRA fusing, and bad input as one line with nothing written.
 /// </summary>
 public sealed class GenerateCommandTests : IDisposable
 {
-    private static readonly string Golden = Path.Combine(AppContext.BaseDirectory, "Golden");
     private readonly string _dir = Directory.CreateTempSubdirectory("pixelcost-generate-").FullName;
     private readonly string _model;
 
-    public GenerateCommandTests()
-    {
-        _model = Path.Combine(_dir, "tiny-pipeline");
-        foreach (var (sub, from, files) in new[]
-        {
-            ("unet", "unet_sd1_tiny", new[] { "config.json", "diffusion_pytorch_model.safetensors" }),
-            ("vae", "vae_tiny", ["config.json", "diffusion_pytorch_model.safetensors"]),
-            ("text_encoder", "clip_text_tiny", ["config.json", "model.safetensors"]),
-        })
-        {
-            Directory.CreateDirectory(Path.Combine(_model, sub));
-            foreach (var f in files) File.Copy(Path.Combine(Golden, from, f), Path.Combine(_model, sub, f));
-        }
-        Directory.CreateDirectory(Path.Combine(_model, "scheduler"));
-        File.WriteAllText(Path.Combine(_model, "scheduler", "scheduler_config.json"),
-            """{"_class_name": "DDIMScheduler", "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "clip_sample": false, "set_alpha_to_one": false, "steps_offset": 1}""");
-    }
+    public GenerateCommandTests() => _model = TinyPipeline.Assemble(Path.Combine(_dir, "tiny-pipeline"));
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

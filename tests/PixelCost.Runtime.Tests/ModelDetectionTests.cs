@@ -375,6 +375,16 @@ public sealed class ModelDetectionTests : IDisposable
     }
 
     [Fact]
+    public void LoraGivenAsAModelSaysItIsALora()
+    {
+        string lora = WriteLora("kohya");
+        var e = Assert.Throws<InvalidDataException>(() => PixelCost.Runtime.Pipelines.PipelineLoader.Describe(lora));
+        Assert.Contains(lora, e.Message);
+        Assert.Contains("LoRA (naming: kohya", e.Message);
+        Assert.Contains("--lora", e.Message);
+    }
+
+    [Fact]
     public void SdxlLoraWithSecondTextEncoderIsSdxlAndBrokenLoraNamesTheTensor()
     {
         string path = Path.Combine(_dir, "lora-xl.safetensors");

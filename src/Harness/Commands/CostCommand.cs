@@ -229,11 +229,13 @@ public static class CostCommand
         foreach (var col in new[] { "component", "what", "launches", "matmul TFLOP", "all TFLOP", "transcend. (G)", "parameters (M)", "weights MB", "peak act. MB" })
             t.AddColumn(new TableColumn(col) { Alignment = col is "component" or "what" ? Justify.Left : Justify.Right });
         foreach (var c in r.Components.Append(r.Total).Append(r.RandomPixels))
-            t.AddRow(Markup.Escape(c.Component), Markup.Escape(c.What), c.Launches.ToString("N0"), (c.MatmulFlops / 1e12).ToString("F3"),
-                (c.Flops / 1e12).ToString(c.Flops < 1e9 ? "G4" : "F3"), (c.Transcendentals / 1e9).ToString("F3"),
+            t.AddRow(Markup.Escape(c.Component), Markup.Escape(c.What), c.Launches.ToString("N0"), Tera(c.MatmulFlops),
+                Tera(c.Flops), (c.Transcendentals / 1e9).ToString("F3"),
                 c.Parameters is { } p ? (p / 1e6).ToString("F1") : "–", c.WeightBytes is { } wb ? (wb / 1e6).ToString("F0") : "–",
                 c.PeakActivationBytes is { } pa ? (pa / 1e6).ToString("F0") : "–");
         console.Write(t);
+        // One rule for both FLOP columns: three decimals of a TFLOP, or 4 significant digits when that would read 0.000.
+        static string Tera(long flops) => flops == 0 ? "0" : (flops / 1e12).ToString(flops < 1e9 ? "G4" : "F3");
         console.WriteLine($"A coherent image costs {r.FlopRatio:N0}× the FLOPs of a random pixel map of the same size (counted, not measured).");
         console.WriteLine(r.Convention + ". Peak activation bytes: the most bytes of live tensors during the component, weights excluded (fp32).");
     }

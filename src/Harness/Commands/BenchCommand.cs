@@ -175,14 +175,17 @@ internal static class KernelBench
             }));
         }
 
-        foreach (var (c, hw, stride) in new[] { (320, 64, 1), (640, 32, 1), (1280, 16, 1), (1280, 8, 1), (320, 64, 2) })
+        // The UNet's 3×3 convolutions, then the SD 1.5 VAE decoder's (its 512²-level convs have 128 output channels;
+        // conv_out has 3).
+        foreach (var (c, co, hw, stride) in new[] { (320, 320, 64, 1), (640, 640, 32, 1), (1280, 1280, 16, 1), (1280, 1280, 8, 1),
+                     (320, 320, 64, 2), (512, 512, 64, 1), (512, 512, 128, 1), (256, 256, 256, 1), (128, 128, 512, 1), (128, 3, 512, 1) })
         {
-            string label = stride == 1 ? $"3x3 {c}→{c} @{hw}²" : $"3x3 s{stride} {c}→{c} @{hw}²→{hw / stride}²";
+            string label = stride == 1 ? $"3x3 {c}→{co} @{hw}²" : $"3x3 s{stride} {c}→{co} @{hw}²→{hw / stride}²";
             list.Add(new("conv2d", label, [0], false, acc =>
             {
                 var (ts, T) = Alloc(acc);
                 int ho = (hw + 2 - 3) / stride + 1;
-                Tensor x = T([1, c, hw, hw]), w = T([c, c, 3, 3]), bias = T([c]), y = T([1, c, ho, ho]);
+                Tensor x = T([1, c, hw, hw]), w = T([co, c, 3, 3]), bias = T([co]), y = T([1, co, ho, ho]);
                 return new BenchSetup(ts, v => Ops.Conv2d(acc, x, w, bias, y, stride, 1, v));
             }, GpuVariants: [3, 2]));
         }

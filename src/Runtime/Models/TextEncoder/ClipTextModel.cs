@@ -236,25 +236,7 @@ public sealed class ClipTextModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(acc);
         ArgumentNullException.ThrowIfNull(config);
-        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
-        {
-            ulong stream = 0;
-            foreach (var (name, shape) in ClipTextConfig.ParameterShapes(config))
-            {
-                stream++;
-                if (name.EndsWith(".bias", StringComparison.Ordinal)) { weights[name] = acc.Zeros(shape); continue; }
-                var w = acc.Allocate(shape);
-                weights[name] = w;
-                if (shape.Length == 1) Ops.FillGaussian(acc, w, seed, mean: 1f, std: 0f, stream: stream);
-                else Ops.FillGaussian(acc, w, seed, 0f, (float)(1.0 / Math.Sqrt(shape[1])), stream);
-            }
-        }
-        catch
-        {
-            foreach (var w in weights.Values) w.Dispose();
-            throw;
-        }
+        var weights = RandomWeights.Create(acc, ClipTextConfig.ParameterShapes(config), seed);
         return new ClipTextModel(acc, config, weights, "text_encoder");
     }
 

@@ -237,29 +237,7 @@ public sealed class UnetModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(acc);
         ArgumentNullException.ThrowIfNull(config);
-        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
-        {
-            ulong stream = 0;
-            foreach (var (name, shape) in ParameterShapes(config))
-            {
-                stream++;
-                if (name.EndsWith(".bias", StringComparison.Ordinal)) { weights[name] = acc.Zeros(shape); continue; }
-                var w = acc.Allocate(shape);
-                weights[name] = w;
-                if (shape.Length == 1) Ops.FillGaussian(acc, w, seed, mean: 1f, std: 0f, stream: stream);
-                else
-                {
-                    long fanIn = Tensor.ElementCount(shape) / shape[0];
-                    Ops.FillGaussian(acc, w, seed, 0f, (float)(1.0 / Math.Sqrt(fanIn)), stream);
-                }
-            }
-        }
-        catch
-        {
-            foreach (var w in weights.Values) w.Dispose();
-            throw;
-        }
+        var weights = RandomWeights.Create(acc, ParameterShapes(config), seed);
         return new UnetModel(acc, config, weights);
     }
 

@@ -126,36 +126,9 @@ internal sealed class VaeGraph : IDisposable
         }
     }
 
-    /// <summary>Conv/linear weights N(0, 1/fan_in) by Ops.FillGaussian (one Philox stream per parameter), norm weights
-    /// 1, biases 0.</summary>
-    public static VaeGraph Random(IAccelerator acc, VaeConfig config, IReadOnlyList<VaeParameter> specs, ulong seed)
-    {
-        var weights = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
-        {
-            for (int i = 0; i < specs.Count; i++)
-            {
-                var p = specs[i];
-                var t = acc.Allocate(DType.F32, p.Shape, zero: p.Kind == VaeParameterKind.Bias);
-                weights[p.Name] = t;
-                switch (p.Kind)
-                {
-                    case VaeParameterKind.Weight:
-                        Ops.FillGaussian(acc, t, seed, 0f, (float)(1 / Math.Sqrt(p.FanIn)), stream: (ulong)i);
-                        break;
-                    case VaeParameterKind.NormWeight:
-                        Ops.FillGaussian(acc, t, seed, 1f, 0f, stream: (ulong)i); // std 0: exactly 1
-                        break;
-                }
-            }
-        }
-        catch
-        {
-            foreach (var t in weights.Values) t.Dispose();
-            throw;
-        }
-        return new VaeGraph(acc, config, weights);
-    }
+    /// <summary>Random weights by <see cref="RandomWeights"/>: conv/linear N(0, 1/fan_in), norm weights 1, biases 0.</summary>
+    public static VaeGraph Random(IAccelerator acc, VaeConfig config, IReadOnlyList<VaeParameter> specs, ulong seed) =>
+        new(acc, config, RandomWeights.Create(acc, specs.Select(p => (p.Name, p.Shape)), seed));
 
     /// <summary>A new tensor: conv <paramref name="name"/> (k×k) of x; x is left alone.</summary>
     public Tensor Conv(Tensor x, string name, int padding, int stride = 1)

@@ -93,6 +93,8 @@ public static class CostCommand
         bool preset = UnetConfig.PresetNames.Contains(model);
         if (!preset && !Directory.Exists(model))
             throw new CliException($"--model '{model}' is neither a preset ({string.Join(", ", UnetConfig.PresetNames)}) nor a folder");
+        if (!preset && !File.Exists(Path.Combine(model, "unet", "config.json")))
+            throw new CliException($"--model '{model}' is not a diffusers pipeline folder: it has no unet/config.json (cost reads the configs of unet/, vae/ and text_encoder/)");
         var unetCfg = preset ? UnetConfig.Preset(model) : UnetConfig.Load(Path.Combine(model, "unet"));
         var vaeCfg = preset ? VaeConfig.Preset(model) : VaeConfig.Load(Path.Combine(model, "vae"));
         bool turbo = model.Contains("turbo", StringComparison.OrdinalIgnoreCase);
